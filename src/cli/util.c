@@ -1,0 +1,332 @@
+/*
+ * util.c - helpers the stirwire subcommands share: one-line error messages, strict
+ * number parsing, bounded reading of an Identity from an argument, stdin or a file.
+ *
+ * Everything a subcommand prints about its input passes through here, so that no input,
+ * however long or strange, can turn an error into more than one line or a crash. Input
+ * is read with a hard cap (CLI_INPUT_MAX); the library refuses an Identity longer than
+ * SW_IDENTITY_MAX anyway, the cap only keeps us from reading without bound first.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cli.h"
+
+const char cli_exit_help[] =
+    "Exit status (the error class of the outcome):\n"
+    "  0  valid / success\n"
+    "  1  usage error (unknown option, missing or bad option value)\n"
+    "  2  bad input file, key or argument (cannot read, not P-256, bad number)\n"
+    "  3  no Identity\n"
+    "  4  malformed Identity or PASSporT (also: too long)\n"
+    "  5  stale or future-dated PASSporT\n"
+    "  6  claims missing or not matching the call (--orig, --dest)\n"
+    "  7  signature does not verify\n"
+    "  8  certificate or info problem (also: no key to verify with)\n"
+    "  9  internal error\n";
+
+/* Replaces bytes that could break a one-line message. */
+static void clean_line(char *s)
+{
+    for (; *s != '\0'; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c < 0x20 || c == 0x7f)
+            *s = '?';
+    }
+}
+
+static void vline(FILE *out, const char *prefix, const char *fmt, va_list ap)
+{
+    char buf[1024];
+    int n = vsnprintf(buf, sizeof(buf), fmt, ap);
+    if (n < 0)
+        snprintf(buf, sizeof(buf), "(message cannot be formatted)");
+    else if ((size_t)n >= sizeof(buf))
+        memcpy(buf + sizeof(buf) - 4, "...", 4);
+    clean_line(buf);
+    fprintf(out, "%s%s\n", prefix, buf);
+}
+
+void cli_err(const char *cmd, const char *fmt, ...)
+{
+    char prefix[64];
+    va_list ap;
+
+    if (cmd != NULL)
+        snprintf(prefix, sizeof(prefix), "%s %s: ", CLI_PROG, cmd);
+    else
+        snprintf(prefix, sizeof(prefix), "%s: ", CLI_PROG);
+    va_start(ap, fmt);
+    vline(stderr, prefix, fmt, ap);
+    va_end(ap);
+}
+
+void cli_line(FILE *out, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vline(out, "", fmt, ap);
+    va_end(ap);
+}
+
+const char *cli_quote(const char *s, char *buf, size_t size)
+{
+    size_t keep;
+
+    if (size < 8) {
+        if (size > 0)
+            buf[0] = '\0';
+        return buf;
+    }
+    if (s == NULL)
+        s = "(null)";
+    keep = size - 4;
+    if (strlen(s) <= keep) {
+        snprintf(buf, size, "%s", s);
+    } else {
+        memcpy(buf, s, keep);
+        memcpy(buf + keep, "...", 4);
+    }
+    clean_line(buf);
+    return buf;
+}
+
+int cli_getopt_error(const char *cmd, int c, int argc, char **argv)
+{
+    /*
+     * getopt_long() leaves the offending word at argv[optind - 1] for a long option;
+     * for a short one optopt names it. We print our own message (opterr is 0) so that
+     * it is one line that names the subcommand.
+     */
+    const char *word = (optind > 0 && optind <= argc) ? argv[optind - 1] : NULL;
+    char q[80];
+
+    if (word != NULL && strncmp(word, "--", 2) == 0) {
+        char name[80];
+        size_t n = strcspn(word, "=");
+        if (n >= sizeof(name))
+            n = sizeof(name) - 1;
+        memcpy(name, word, n);
+        name[n] = '\0';
+        if (c == ':')
+            cli_err(cmd, "option %s needs a value (see '%s %s --help')",
+                    cli_quote(name, q, sizeof(q)), CLI_PROG, cmd);
+        else if (word[n] == '=')
+            cli_err(cmd, "option %s takes no value or is unknown (see '%s %s --help')",
+                    cli_quote(name, q, sizeof(q)), CLI_PROG, cmd);
+        else
+            cli_err(cmd, "unknown option %s (see '%s %s --help')", cli_quote(name, q, sizeof(q)),
+                    CLI_PROG, cmd);
+    } else if (c == ':') {
+        cli_err(cmd, "option -%c needs a value (see '%s %s --help')", optopt, CLI_PROG, cmd);
+    } else if (optopt > 0x20 && optopt < 0x7f) {
+        cli_err(cmd, "unknown option -%c (see '%s %s --help')", optopt, CLI_PROG, cmd);
+    } else {
+        cli_err(cmd, "unknown option (see '%s %s --help')", CLI_PROG, cmd);
+    }
+    return CLI_EXIT_USAGE;
+}
+
+int cli_parse_i64(const char *cmd, const char *opt, const char *s, int64_t min, int64_t max,
+                  int64_t *out)
+{
+    char q[80];
+    char *end = NULL;
+    long long v;
+
+    errno = 0;
+    /* strtoll skips leading white space; a value like " 5" is still not what we accept. */
+    if (s == NULL || *s == '\0' || isspace((unsigned char)*s)) {
+        cli_err(cmd, "%s '%s' is not a number", opt, cli_quote(s, q, sizeof(q)));
+        return -1;
+    }
+    v = strtoll(s, &end, 10);
+    if (end == s || *end != '\0') {
+        cli_err(cmd, "%s '%s' is not a number", opt, cli_quote(s, q, sizeof(q)));
+        return -1;
+    }
+    if (errno == ERANGE || v < min || v > max) {
+        cli_err(cmd, "%s '%s' is out of range (%lld to %lld)", opt, cli_quote(s, q, sizeof(q)),
+                (long long)min, (long long)max);
+        return -1;
+    }
+    *out = (int64_t)v;
+    return 0;
+}
+
+int cli_exit_code(sw_err err)
+{
+    int cls = (int)sw_err_class(err);
+
+    if (cls < (int)SW_CLASS_OK || cls > (int)SW_CLASS_INTERNAL)
+        return CLI_EXIT_INTERNAL;
+    return cls;
+}
+
+sw_err cli_read_input(const char *path, char **buf, size_t *len, char *msg, size_t msgsize)
+{
+    int is_stdin = (path == NULL || strcmp(path, "-") == 0);
+    const char *name = is_stdin ? "standard input" : path;
+    char q[80];
+    FILE *f;
+    char *b;
+    size_t n = 0;
+
+    *buf = NULL;
+    *len = 0;
+    msg[0] = '\0';
+    /* One byte more than the cap tells "exactly 64 KiB" from "more". */
+    if ((b = malloc(CLI_INPUT_MAX + 2)) == NULL) {
+        snprintf(msg, msgsize, "out of memory");
+        return SW_ERR_NOMEM;
+    }
+    if (is_stdin) {
+        f = stdin;
+    } else if ((f = fopen(path, "rb")) == NULL) {
+        snprintf(msg, msgsize, "cannot open %s: %s", cli_quote(name, q, sizeof(q)),
+                 strerror(errno));
+        free(b);
+        return SW_ERR_IO;
+    }
+    while (n < CLI_INPUT_MAX + 1) {
+        size_t got = fread(b + n, 1, CLI_INPUT_MAX + 1 - n, f);
+        if (got == 0)
+            break;
+        n += got;
+    }
+    if (ferror(f)) {
+        snprintf(msg, msgsize, "cannot read %s: %s", cli_quote(name, q, sizeof(q)),
+                 strerror(errno));
+        if (!is_stdin)
+            fclose(f);
+        free(b);
+        return SW_ERR_IO;
+    }
+    if (!is_stdin)
+        fclose(f);
+    if (n > CLI_INPUT_MAX) {
+        snprintf(msg, msgsize, "%s is longer than %d KiB, the most stirwire reads",
+                 cli_quote(name, q, sizeof(q)), CLI_INPUT_MAX / 1024);
+        free(b);
+        return SW_ERR_IDENTITY_TOO_LONG;
+    }
+    b[n] = '\0';
+    *buf = b;
+    *len = n;
+    return SW_OK;
+}
+
+static int is_ws(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
+}
+
+/* If s (of len bytes) starts with the header name, then optional blanks and ':', skips it. */
+static size_t header_name_len(const char *s, size_t len, const char *name)
+{
+    size_t nlen = strlen(name);
+    size_t i;
+
+    if (len < nlen + 1 || strncasecmp(s, name, nlen) != 0)
+        return 0;
+    i = nlen;
+    while (i < len && (s[i] == ' ' || s[i] == '\t'))
+        i++;
+    if (i < len && s[i] == ':')
+        return i + 1;
+    return 0;
+}
+
+const char *cli_identity_trim(const char *s, size_t *len)
+{
+    size_t n = *len;
+    size_t skip;
+
+    while (n > 0 && is_ws(*s)) {
+        s++;
+        n--;
+    }
+    if ((skip = header_name_len(s, n, "Identity")) == 0)
+        skip = header_name_len(s, n, "y");
+    s += skip;
+    n -= skip;
+    while (n > 0 && is_ws(*s)) {
+        s++;
+        n--;
+    }
+    while (n > 0 && is_ws(s[n - 1]))
+        n--;
+    *len = n;
+    return s;
+}
+
+sw_err cli_get_identity(const char *arg, const char *path, char **owned, const char **value,
+                        size_t *len, char *msg, size_t msgsize)
+{
+    sw_err err;
+
+    *owned = NULL;
+    *value = NULL;
+    *len = 0;
+    msg[0] = '\0';
+    if (arg != NULL && strcmp(arg, "-") != 0) {
+        *len = strlen(arg);
+        *value = cli_identity_trim(arg, len);
+    } else {
+        if ((err = cli_read_input(path, owned, len, msg, msgsize)) != SW_OK)
+            return err;
+        *value = cli_identity_trim(*owned, len);
+    }
+    if (*len == 0) {
+        snprintf(msg, msgsize, "the input is empty");
+        return SW_ERR_IDENTITY_MISSING;
+    }
+    return SW_OK;
+}
+
+void cli_wipe(void *p, size_t len)
+{
+    volatile unsigned char *v = p;
+
+    while (len-- > 0)
+        *v++ = 0;
+}
+
+json_t *cli_json_str(const char *s)
+{
+    json_t *j;
+    char *copy;
+    size_t i, n;
+
+    if (s == NULL)
+        return json_null();
+    if ((j = json_string(s)) != NULL)
+        return j;
+    /* Not valid UTF-8: keep the ASCII and mark every other byte. */
+    n = strlen(s);
+    if ((copy = malloc(n + 1)) == NULL)
+        return json_null();
+    for (i = 0; i < n; i++)
+        copy[i] = ((unsigned char)s[i] < 0x80) ? s[i] : '?';
+    copy[n] = '\0';
+    j = json_string(copy);
+    free(copy);
+    return j != NULL ? j : json_null();
+}
+
+void cli_key_error(const char *cmd, const sw_ctx *ctx, sw_err err, const char *path)
+{
+    const char *detail = ctx != NULL ? sw_errmsg(ctx) : NULL;
+    char q[200];
+
+    if (detail == NULL || *detail == '\0' || strcmp(detail, sw_strerror(err)) == 0)
+        cli_err(cmd, "cannot read key %s: %s", cli_quote(path, q, sizeof(q)), sw_strerror(err));
+    else
+        cli_err(cmd, "cannot read key %s: %s: %s", cli_quote(path, q, sizeof(q)),
+                sw_strerror(err), detail);
+}

@@ -1,0 +1,347 @@
+#!/usr/bin/env bash
+# cli.sh - the stirwire tool, end to end: keygen, sign, check and decode as a user runs
+# them, with exact exit codes (the error classes) and the fields a script would read.
+#
+# Keys for the negative cases (P-384, a second P-256 key) are made with openssl so the
+# tool is tested against keys it did not make itself. Every check prints one line; the
+# script exits 0 when all pass, 1 when any fails, 77 (automake's "skip") when openssl is
+# not installed. It runs in a temporary directory that it removes.
+#
+# Environment: STIRWIRE is the built tool (make check sets it), SRCDIR the source tree.
+set -u
+
+if ! command -v openssl >/dev/null 2>&1; then
+    echo "SKIP: openssl is not installed"
+    exit 77
+fi
+
+SRCDIR="${SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}"
+STIRWIRE="${STIRWIRE:-$SRCDIR/src/cli/stirwire}"
+if [ ! -x "$STIRWIRE" ]; then
+    echo "FAIL: stirwire tool not found at $STIRWIRE (set STIRWIRE)"
+    exit 1
+fi
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/sw-cli.XXXXXX")" || exit 1
+trap 'rm -rf "$work"' EXIT
+cd "$work" || exit 1
+
+pass=0
+fail=0
+ok() {
+    pass=$((pass + 1))
+    echo "ok   - $*"
+}
+nok() {
+    fail=$((fail + 1))
+    echo "FAIL - $*"
+}
+
+# run ARGS...: runs the tool; sets rc, out (stdout) and err (stderr).
+run() {
+    "$STIRWIRE" "$@" >out.txt 2>err.txt
+    rc=$?
+    out="$(cat out.txt)"
+    err="$(cat err.txt)"
+}
+# expect WHAT CODE [PATTERN [stdout|stderr]]: checks rc and that the stream has PATTERN
+# (an extended regex, default stream stdout). A crash shows as rc >= 128.
+expect() {
+    local what="$1" code="$2" pat="${3:-}" stream="${4:-stdout}" text
+    if [ "$stream" = stderr ]; then text="$err"; else text="$out"; fi
+    if [ "$rc" -ne "$code" ]; then
+        nok "$what: exit $rc, want $code (stdout: ${out:0:200}) (stderr: ${err:0:200})"
+    elif [ -n "$pat" ] && ! printf '%s\n' "$text" | grep -Eq -- "$pat"; then
+        nok "$what: exit $rc as wanted, but $stream lacks /$pat/: ${text:0:300}"
+    else
+        ok "$what: exit $rc${pat:+, $stream has /$pat/}"
+    fi
+}
+# one_line WHAT: stderr (or stdout when stderr is empty) is exactly one line.
+one_line() {
+    local n
+    n="$( (cat err.txt; [ -s err.txt ] || cat out.txt) | wc -l)"
+    if [ "$n" -eq 1 ]; then
+        ok "$1: the message is one line"
+    else
+        nok "$1: the message has $n lines"
+    fi
+}
+
+b64url_decode() {
+    local s
+    s="$(printf '%s' "$1" | tr '_-' '/+')"
+    case $((${#s} % 4)) in
+    2) s="$s==" ;;
+    3) s="$s=" ;;
+    esac
+    printf '%s' "$s" | base64 -d 2>/dev/null
+}
+b64url_encode() {
+    base64 -w0 | tr '/+' '_-' | tr -d '='
+}
+
+ORIG=12025550100
+DEST=12025550199
+X5U=https://cert.example.org/shaken.pem
+now=$(date +%s)
+
+# --- keygen --------------------------------------------------------------------------------
+run keygen --out key.pem --pub key.pub.pem
+expect "keygen --out key.pem --pub key.pub.pem" 0
+mode="$(stat -c %a key.pem 2>/dev/null)"
+if [ "$mode" = 600 ]; then
+    ok "keygen: private key file has mode 600"
+else
+    nok "keygen: private key file has mode ${mode:-?}, want 600"
+fi
+if openssl pkey -in key.pem -noout -text 2>/dev/null | grep -Eq 'prime256v1|P-256'; then
+    ok "keygen: openssl reads key.pem as a P-256 key"
+else
+    nok "keygen: openssl does not read key.pem as a P-256 key"
+fi
+if grep -q 'BEGIN PUBLIC KEY' key.pub.pem 2>/dev/null &&
+    [ "$(openssl pkey -in key.pem -pubout 2>/dev/null)" = "$(cat key.pub.pem)" ]; then
+    ok "keygen: key.pub.pem is the public half of key.pem"
+else
+    nok "keygen: key.pub.pem is not the public half of key.pem"
+fi
+cp key.pem key.before
+run keygen --out key.pem
+expect "keygen refuses to overwrite key.pem" 2 'exists.*--force' stderr
+if cmp -s key.pem key.before; then
+    ok "keygen: the refused key.pem is unchanged"
+else
+    nok "keygen: the refused key.pem was changed"
+fi
+run keygen --out key2.pem --force
+expect "keygen --force onto a new file" 0
+run keygen
+expect "keygen to stdout" 0 'BEGIN PRIVATE KEY'
+
+# Keys made by openssl: another P-256 key and a P-384 key.
+openssl ecparam -name prime256v1 -genkey -noout -out other.pem 2>/dev/null &&
+    openssl ec -in other.pem -pubout -out other.pub.pem 2>/dev/null
+openssl ecparam -name secp384r1 -genkey -noout -out p384.pem 2>/dev/null
+if [ -s other.pub.pem ] && [ -s p384.pem ]; then
+    ok "openssl made a second P-256 key and a P-384 key"
+else
+    nok "openssl could not make the test keys"
+fi
+
+# --- sign and check ------------------------------------------------------------------------
+run sign --orig "$ORIG" --dest "$DEST" --attest A --x5u "$X5U" --key key.pem
+expect "sign" 0 '^eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+;info=<'"$X5U"'>'
+ident="$out"
+printf '%s\n' "$ident" >ident.txt
+if [ "$(wc -l <out.txt)" -eq 1 ]; then
+    ok "sign prints exactly one line"
+else
+    nok "sign prints $(wc -l <out.txt) lines"
+fi
+
+run check --key key.pub.pem "$ident"
+expect "check with the public key" 0 "^valid: attest A, orig $ORIG, dest $DEST, iat [0-9]+, origid"
+run check --key key.pem - <ident.txt
+expect "check from stdin with the private key file" 0 '^valid:'
+run check --key key.pub.pem <ident.txt
+expect "check from stdin without '-'" 0 '^valid:'
+printf 'Identity: %s\r\n' "$ident" >hdr.txt
+run check --key key.pub.pem - <hdr.txt
+expect "check strips 'Identity:' and CRLF" 0 '^valid:'
+run check --key key.pub.pem "y: $ident"
+expect "check strips 'y:'" 0 '^valid:'
+run check --key key.pub.pem --input ident.txt
+expect "check --input FILE" 0 '^valid:'
+
+run check --key key.pub.pem --json "$ident"
+expect "check --json: valid" 0 '"valid":true'
+expect "check --json: error OK" 0 '"error":"OK"'
+expect "check --json: claims attest A" 0 '"claims":\{[^}]*"attest":"A"'
+expect "check --json: claims orig" 0 "\"claims\":\\{[^}]*\"orig\":\"$ORIG\""
+expect "check --json: claims dest" 0 "\"claims\":\\{[^}]*\"dest\":\\[\"$DEST\"\\]"
+expect "check --json: claims x5u" 0 "\"x5u\":\"$X5U\""
+expect "check --json: verstat" 0 '"verstat":"TN-Validation-Passed"'
+if command -v jq >/dev/null 2>&1; then
+    if jq -e '.valid == true and .code == 0 and (.claims.iat | type) == "number"' \
+        out.txt >/dev/null 2>&1; then
+        ok "check --json is one valid JSON object (jq)"
+    else
+        nok "check --json is not the JSON object wanted: $out"
+    fi
+fi
+
+# Several dest numbers, the compact form, a fixed origid and iat.
+run sign --orig "+1 (202) 555-0100" --dest "$DEST,12025550198" --attest b --x5u "$X5U" \
+    --key key.pem --origid 123e4567-e89b-42d3-a456-426614174000 --iat "$now" --compact
+expect "sign --compact with two dest, origid and iat" 0 '^eyJ[A-Za-z0-9_-]+\.\.[A-Za-z0-9_-]+;'
+run decode "$out"
+expect "decode of the compact form says form compact" 0 '"form": "compact"'
+
+run sign --orig "$ORIG" --dest "$DEST,12025550198" --attest B --x5u "$X5U" --key key.pem \
+    --origid 123e4567-e89b-42d3-a456-426614174000 --iat "$now"
+multi="$out"
+run check --key key.pub.pem --dest 12025550198 "$multi"
+expect "check --dest finds the second dest number" 0 \
+    "^valid: attest B, orig $ORIG, dest $DEST,12025550198, iat $now, origid 123e4567"
+
+# --- orig / dest against the call ----------------------------------------------------------
+run check --key key.pub.pem --orig "+1-202-555-0100" --dest "tel:+1$DEST" "$ident"
+expect "check --orig/--dest matching (with separators and tel:)" 0 '^valid:'
+run check --key key.pub.pem --orig 12025550111 "$ident"
+expect "check --orig another number" 6 '^invalid: .*\(SIP 438 Invalid Identity Header\)$'
+run check --key key.pub.pem --orig 12025550111 --json "$ident"
+expect "check --orig mismatch --json" 6 '"error":"ORIG_MISMATCH"'
+run check --key key.pub.pem --dest 12025550111 --json "$ident"
+expect "check --dest mismatch --json" 6 '"error":"DEST_MISMATCH"'
+run check --key key.pub.pem --orig not-a-number "$ident"
+expect "check --orig that is no telephone number" 2 'orig' stderr
+
+# --- forgeries -----------------------------------------------------------------------------
+jwt="${ident%%;*}"
+params="${ident#"$jwt"}"
+hdr="${jwt%%.*}"
+rest="${jwt#*.}"
+payload="${rest%%.*}"
+sig="${jwt##*.}"
+plain="$(b64url_decode "$payload")"
+# Change the last digit of orig.tn (0 -> 1), keep everything else byte for byte.
+forged_plain="$(printf '%s' "$plain" | sed -E 's/("orig":\{"tn":"[0-9]*)0"/\11"/')"
+if [ "$forged_plain" != "$plain" ] && [ -n "$forged_plain" ]; then
+    forged="$(printf '%s' "$forged_plain" | b64url_encode)"
+    printf '%s\n' "$hdr.$forged.$sig$params" >tampered.txt
+    run check --key key.pub.pem - <tampered.txt
+    expect "tampered payload (orig.tn digit changed)" 7 \
+        '^invalid: signature does not verify.*\(SIP 438 Invalid Identity Header\)$'
+    run check --key key.pub.pem --json - <tampered.txt
+    expect "tampered payload --json" 7 '"error":"SIGNATURE"'
+else
+    nok "could not tamper with the payload: $plain"
+fi
+
+run check --key other.pub.pem "$ident"
+expect "check with another key" 7 '^invalid: signature does not verify'
+run check --key other.pub.pem --json "$ident"
+expect "check with another key --json" 7 '"error":"SIGNATURE"'
+
+# --- freshness -----------------------------------------------------------------------------
+run sign --orig "$ORIG" --dest "$DEST" --attest A --x5u "$X5U" --key key.pem --iat $((now - 3600))
+stale="$out"
+run check --key key.pub.pem --json "$stale"
+expect "iat an hour ago" 5 '"error":"STALE"'
+run check --key key.pub.pem --max-age 7200 "$stale"
+expect "iat an hour ago with --max-age 7200" 0 '^valid:'
+run check --key key.pub.pem --now $((now - 3590)) "$stale"
+expect "iat an hour ago with --now ten seconds after it" 0 '^valid:'
+run sign --orig "$ORIG" --dest "$DEST" --attest A --x5u "$X5U" --key key.pem --iat $((now + 3600))
+future="$out"
+run check --key key.pub.pem --json "$future"
+expect "iat an hour ahead" 5 '"error":"FUTURE"'
+run check --key key.pub.pem --skew 7200 "$future"
+expect "iat an hour ahead with --skew 7200" 0 '^valid:'
+
+# --- keys that cannot be used ---------------------------------------------------------------
+run sign --orig "$ORIG" --dest "$DEST" --attest A --x5u "$X5U" --key p384.pem
+expect "sign with a P-384 key" 2 'P-256' stderr
+one_line "sign with a P-384 key"
+run sign --orig "$ORIG" --dest "$DEST" --attest A --x5u "$X5U" --key "$work/no/such/key.pem"
+expect "sign with a missing key file" 2 "stirwire sign: .*$work/no/such/key.pem" stderr
+one_line "sign with a missing key file"
+run check --key "$work/missing.pem" "$ident"
+expect "check with a missing key file" 2 "$work/missing.pem" stderr
+run check "$ident"
+expect "check without --key (certificate fetching not yet)" 8 'key' stderr
+one_line "check without --key"
+
+# --- bad input -----------------------------------------------------------------------------
+run check --key key.pub.pem "this is not an identity header"
+expect "check garbage" 4 '^invalid: '
+one_line "check garbage"
+run check --key key.pub.pem --json "garbage"
+expect "check garbage --json" 4 '"valid":false'
+run check --key key.pub.pem "$hdr.!!!.$sig$params"
+expect "check a payload that is not base64url" 4 '^invalid:'
+run check --key key.pub.pem - </dev/null
+expect "check empty stdin" 3 '^invalid:'
+run decode "garbage.garbage.garbage"
+expect "decode garbage" 4 'stirwire decode: ' stderr
+one_line "decode garbage"
+
+# A 1 MB argument: Linux passes at most 128 KiB in one argument (MAX_ARG_STRLEN), so
+# execve itself may refuse it; then the largest argument the kernel allows is used.
+big="$(head -c 1000000 /dev/zero | tr '\0' a)"
+run check --key key.pub.pem "$big"
+if [ "$rc" -eq 126 ] && grep -q 'Argument list too long' err.txt; then
+    ok "1 MB argument: the kernel refuses it before stirwire runs (E2BIG); trying 131071 bytes"
+    big="$(head -c 131071 /dev/zero | tr '\0' a)"
+    run check --key key.pub.pem "$big"
+fi
+expect "check a ${#big}-byte argument" 4 '^invalid: Identity header is too long'
+one_line "check a ${#big}-byte argument"
+head -c 1000000 /dev/zero | tr '\0' a >big.txt
+run check --key key.pub.pem - <big.txt
+expect "check 1 MB on stdin" 4 '64 KiB'
+one_line "check 1 MB on stdin"
+run decode - <big.txt
+expect "decode 1 MB on stdin" 4 '64 KiB' stderr
+head -c 100000 /dev/urandom >random.bin
+run check --key key.pub.pem - <random.bin
+if [ "$rc" -ge 2 ] && [ "$rc" -le 4 ]; then
+    ok "check 100 kB of random bytes: exit $rc, no crash"
+else
+    nok "check 100 kB of random bytes: exit $rc"
+fi
+
+# --- decode --------------------------------------------------------------------------------
+run decode "$ident"
+expect "decode" 0 '"alg": "ES256"'
+if command -v jq >/dev/null 2>&1; then
+    if [ "$(jq -r .header.alg out.txt 2>/dev/null)" = ES256 ] &&
+        [ "$(jq -r .payload.orig.tn out.txt 2>/dev/null)" = "$ORIG" ]; then
+        ok "decode: header.alg is ES256 and payload.orig.tn is $ORIG (jq)"
+    else
+        nok "decode: header.alg / payload.orig.tn wrong: $out"
+    fi
+else
+    expect "decode: payload has orig.tn" 0 "\"tn\": \"$ORIG\""
+fi
+run decode - <tampered.txt
+expect "decode does not verify (tampered token decodes)" 0 '"form": "full"'
+
+# --- usage ---------------------------------------------------------------------------------
+for cmd in keygen sign check decode; do
+    run "$cmd" --help
+    expect "$cmd --help" 0 "^Usage: stirwire $cmd"
+    run help "$cmd"
+    expect "help $cmd" 0 "^Usage: stirwire $cmd"
+done
+run --help
+expect "--help" 0 '^Usage: stirwire'
+run --version
+expect "--version" 0 '^stirwire [0-9]'
+run frobnicate
+expect "unknown subcommand" 1 "unknown command 'frobnicate'" stderr
+one_line "unknown subcommand"
+run
+expect "no subcommand" 1
+run check --frob "$ident"
+expect "unknown option" 1 'unknown option --frob' stderr
+run sign --orig "$ORIG" --attest A --key key.pem
+expect "sign without --dest and --x5u" 1 'missing --dest, --x5u' stderr
+run sign --orig "$ORIG" --dest "$DEST" --attest D --x5u "$X5U" --key key.pem
+expect "sign --attest D" 1 'attest' stderr
+run sign --orig "$ORIG" --dest "$DEST" --attest A --x5u "$X5U" --key key.pem --iat soon
+expect "sign --iat soon" 1 'iat' stderr
+run check --key key.pub.pem --max-age 99999999999999999999999 "$ident"
+expect "check --max-age out of range" 1 'max-age' stderr
+run check --key key.pub.pem --max-age -5 "$ident"
+expect "check --max-age -5" 1 'max-age' stderr
+run check --key key.pub.pem --skew 5s "$ident"
+expect "check --skew 5s" 1 'skew' stderr
+run check --key key.pub.pem "$ident" extra
+expect "check with two identities" 1 'unexpected argument' stderr
+run check --key
+expect "check --key without a value" 1 'needs a value' stderr
+
+echo "# $pass passed, $fail failed"
+[ "$fail" -eq 0 ]

@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# tools/test-all.sh - sets up a Debian 12 machine and runs every test stirwire has.
+#
+# Stages, in order; the first failure stops the run with a message saying which:
+#   deps        tools/deps.sh (apt-get, needs root or sudo, skipped when all present)
+#   bootstrap   autoreconf -fi
+#   build       out-of-tree build in build/ with --enable-werror, then make check
+#   asan        a second build in build-asan/ with --enable-sanitizers, make check
+#   format      tools/check-format.sh
+#   fuzz        tools/fuzz.sh 60 (when it exists)
+#   distcheck   make distcheck in build/ (the tarball builds and passes its tests)
+# A failing make check prints the logs of the tests that failed. Takes a few minutes on
+# two cores. Set JOBS to change make's parallelism (default 2).
+set -euo pipefail
+
+top="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$top"
+jobs="${JOBS:-2}"
+t_all=$SECONDS
+stage=""
+t_stage=$SECONDS
+
+banner() {
+    stage="$1"
+    t_stage=$SECONDS
+    printf '\n==== %s: %s\n' "$1" "$2"
+}
+done_stage() {
+    printf '==== %s: ok (%ds)\n' "$stage" $((SECONDS - t_stage))
+}
+die() {
+    printf '\n==== FAILED in stage "%s" after %ds: %s\n' "$stage" $((SECONDS - t_stage)) "$*" >&2
+    stage="" # reported; the EXIT trap is for failures nobody caught
+    exit 1
+}
+trap 'rc=$?; [ $rc -ne 0 ] && [ -n "$stage" ] && printf "\n==== FAILED in stage \"%s\" (exit %d)\n" "$stage" $rc >&2' EXIT
+
+# Prints the log of every test of build tree $1 whose result is not PASS/SKIP/XFAIL.
+show_failed_logs() {
+    local trs log
+    while IFS= read -r trs; do
+        if grep -qE '^:test-result: (FAIL|ERROR|XPASS)' "$trs"; then
+            log="${trs%.trs}.log"
+            printf '\n---- %s\n' "${log#"$top"/}" >&2
+            cat "$log" >&2 2>/dev/null || echo "(no log)" >&2
+        fi
+    done < <(find "$1" -name '*.trs' | sort)
+    [ -f "$1/test-suite.log" ] && printf '\n(summary: %s)\n' "${1#"$top"/}/test-suite.log" >&2
+    return 0
+}
+
+# configure + make + make check in build tree $1 with configure options $2...
+build_and_check() {
+    local dir="$1"
+    shift
+    mkdir -p "$dir"
+    if ! (cd "$dir" && "$top/configure" -q "$@"); then
+        tail -n 30 "$dir/config.log" >&2 2>/dev/null || true
+        die "configure $* failed in $dir (end of config.log above)"
+    fi
+    make -C "$dir" -s -j"$jobs" || die "make failed in $dir"
+    if ! make -C "$dir" -s -j"$jobs" check; then
+        show_failed_logs "$dir"
+        die "make check failed in $dir (logs above)"
+    fi
+}
+
+banner deps "installing Debian packages (tools/deps.sh)"
+"$top/tools/deps.sh" || die "tools/deps.sh could not install the packages"
+done_stage
+
+banner bootstrap "autoreconf -fi"
+# Out-of-tree builds need a source tree that is not configured in place.
+if [ -f "$top/config.status" ]; then
+    echo "the source tree is configured in place; running make distclean there first"
+    make -C "$top" -s distclean >/dev/null 2>&1 || rm -f "$top/config.status"
+fi
+autoreconf -fi >/dev/null 2>"$top/autoreconf.log" || {
+    cat "$top/autoreconf.log" >&2
+    die "autoreconf failed"
+}
+rm -f "$top/autoreconf.log"
+done_stage
+
+banner build "build/ with --enable-werror, make check"
+build_and_check "$top/build" --enable-werror
+done_stage
+
+banner asan "build-asan/ with --enable-sanitizers (ASan + UBSan), make check"
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+build_and_check "$top/build-asan" --enable-sanitizers
+unset ASAN_OPTIONS UBSAN_OPTIONS
+done_stage
+
+banner format "tools/check-format.sh"
+"$top/tools/check-format.sh" || die "C files do not match .clang-format (list above)"
+done_stage
+
+banner fuzz "tools/fuzz.sh 60"
+if [ -x "$top/tools/fuzz.sh" ] || [ -f "$top/tools/fuzz.sh" ]; then
+    bash "$top/tools/fuzz.sh" 60 || die "fuzzing found a problem (output above)"
+else
+    echo "tools/fuzz.sh does not exist yet; nothing to fuzz"
+fi
+done_stage
+
+banner distcheck "make distcheck in build/"
+if ! make -C "$top/build" -s -j"$jobs" distcheck; then
+    for d in "$top"/build/stirwire-*/_build/sub; do
+        [ -d "$d" ] && show_failed_logs "$d"
+    done
+    die "make distcheck failed"
+fi
+done_stage
+
+stage=""
+printf '\nALL TESTS PASSED (%ds)\n' $((SECONDS - t_all))
