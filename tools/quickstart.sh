@@ -10,10 +10,20 @@ set -euo pipefail
 top="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$top"
 
-say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+if [ -t 1 ]; then
+    say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+else
+    say() { printf '\n== %s\n' "$*"; }
+fi
 run() { # echoes a command, then runs it
     printf '$ %s\n' "$*"
     "$@"
+}
+run_in() { # run_in FILE CMD...: the same, with FILE on standard input
+    local in="$1"
+    shift
+    printf '$ %s < %s\n' "$*" "$in"
+    "$@" <"$in"
 }
 
 say "Installing the Debian packages stirwire needs (tools/deps.sh)"
@@ -51,14 +61,14 @@ identity="$(stirwire sign --orig 12025550100 --dest 12025550199 --attest A \
 printf '%s\n' "$identity" | tee identity.txt
 
 say "3. Decode it: the PASSporT's JWT header, its claims and the header parameters"
-run stirwire decode "$identity"
+run_in identity.txt stirwire decode -
 
 say "4. Check it as the terminating side would, with the signer's public key"
 echo "(x5u is not fetched here: --key stands in for the certificate it points at)"
-run stirwire check --key pub.pem --orig 12025550100 --dest 12025550199 "$identity"
+run_in identity.txt stirwire check --key pub.pem --orig 12025550100 --dest 12025550199 -
 echo "exit status 0: valid"
 echo "The same verdict as JSON, for scripts:"
-run stirwire check --key pub.pem --json "$identity"
+run_in identity.txt stirwire check --key pub.pem --json -
 
 say "5. Forge it: change the calling number in the payload but keep the signature"
 jwt="${identity%%;*}"
@@ -70,9 +80,9 @@ echo "signed claims: $payload"
 forged_payload="${payload//12025550100/12025550666}"
 echo "forged claims: $forged_payload"
 forged="$(printf '%s' "$jwt" | cut -d. -f1).$(printf '%s' "$forged_payload" | base64 -w0 | tr '/+' '_-' | tr -d '=').$(printf '%s' "$jwt" | cut -d. -f3)$params"
-printf '$ %s\n' "stirwire check --key pub.pem <forged header>"
+printf '%s\n' "$forged" >forged.txt
 rc=0
-stirwire check --key pub.pem "$forged" || rc=$?
+run_in forged.txt stirwire check --key pub.pem - || rc=$?
 if [ $rc -eq 7 ]; then
     echo "exit status 7: the signature does not verify, so the forgery is caught"
 else

@@ -37,9 +37,10 @@ void cmd_sign_usage(FILE *out)
             "      --compact       write the compact form (header..signature)\n"
             "  -h, --help          print this help\n"
             "\n"
-            "Exit status: 0 success, 1 usage error (missing or bad option), 2 bad key file\n"
-            "or telephone number, 9 internal error.\n",
-            CLI_PROG);
+            "Exit status: 0 success, 1 usage error (missing or bad option), 2 bad key file,\n"
+            "telephone number or other value (or an Identity longer than %d bytes),\n"
+            "9 internal error.\n",
+            CLI_PROG, SW_IDENTITY_MAX);
 }
 
 /* Adds each comma-separated number of list to pp; exit code. */
@@ -204,6 +205,17 @@ int cmd_sign(int argc, char **argv)
     if ((err = sw_sign(ctx, key, pp, flags, &out)) != SW_OK) {
         cli_err(CMD, "cannot sign: %s: %s", sw_strerror(err), sw_errmsg(ctx));
         rc = cli_exit_code(err);
+        goto out;
+    }
+    /*
+     * Verifiers (this library too) refuse an Identity longer than SW_IDENTITY_MAX; a
+     * header nobody will accept is an error in the arguments, not a result.
+     */
+    if (strlen(out) > SW_IDENTITY_MAX) {
+        cli_err(CMD, "the Identity would be %zu bytes, more than the %d verifiers accept "
+                     "(check --x5u, --dest and --origid)",
+                strlen(out), SW_IDENTITY_MAX);
+        rc = CLI_EXIT_INPUT;
         goto out;
     }
     if (printf("%s\n", out) < 0 || fflush(stdout) != 0) {

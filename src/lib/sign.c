@@ -153,6 +153,13 @@ sw_err sw_sign(sw_ctx *ctx, const sw_key *key, const sw_passport *pp, unsigned f
     o += swi_b64url_encode(sig, sizeof(sig), buf + o);
     snprintf(buf + o, cap - o, ";info=<%s>;alg=ES256%s%s", sw_passport_x5u(pp),
              ppt ? ";ppt=" : "", ppt ? ppt : "");
+    /* never hand out a header that verifiers (ours included) refuse for its size */
+    if (strlen(buf) > SW_IDENTITY_MAX) {
+        err = swi_fail(ctx, SW_ERR_IDENTITY_TOO_LONG,
+                       "the signed Identity would be %zu bytes, over the %d-byte limit",
+                       strlen(buf), SW_IDENTITY_MAX);
+        goto done;
+    }
     *out = buf;
     buf = NULL;
     err = SW_OK;

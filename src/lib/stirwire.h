@@ -84,7 +84,42 @@ extern "C" {
     XX(SIGNATURE, 29, SIGNATURE, 438, "Invalid Identity Header", "TN-Validation-Failed",           \
        "signature does not verify")                                                               \
     XX(CERT_UNAVAILABLE, 30, CERT, 436, "Bad Identity Info", "TN-Validation-Failed",               \
-       "no key or certificate to verify with")
+       "no key or certificate to verify with")                                                    \
+    XX(PENDING, 31, PENDING, 0, "", "No-TN-Validation", "certificate fetch in progress")           \
+    XX(CERT_URL, 32, CERT, 436, "Bad Identity Info", "TN-Validation-Failed",                       \
+       "info URL is not allowed by the fetch policy")                                             \
+    XX(CERT_PRIVATE, 33, CERT, 436, "Bad Identity Info", "TN-Validation-Failed",                   \
+       "info URL leads to a private or special-purpose address")                                  \
+    XX(CERT_CONNECT, 34, CERT, 436, "Bad Identity Info", "TN-Validation-Failed",                   \
+       "certificate host cannot be reached")                                                      \
+    XX(CERT_TIMEOUT, 35, CERT, 436, "Bad Identity Info", "TN-Validation-Failed",                   \
+       "certificate fetch timed out")                                                             \
+    XX(CERT_HTTP_STATUS, 36, CERT, 436, "Bad Identity Info", "TN-Validation-Failed",               \
+       "certificate server answered with an error status")                                        \
+    XX(CERT_REDIRECT, 37, CERT, 436, "Bad Identity Info", "TN-Validation-Failed",                  \
+       "certificate server answered with a redirect")                                             \
+    XX(CERT_TOO_LARGE, 38, CERT, 436, "Bad Identity Info", "TN-Validation-Failed",                 \
+       "certificate response is larger than the limit")                                           \
+    XX(CERT_PARSE, 39, CERT, 437, "Unsupported Credential", "TN-Validation-Failed",                \
+       "certificate cannot be parsed")                                                            \
+    XX(CERT_UNTRUSTED, 40, CERT, 437, "Unsupported Credential", "TN-Validation-Failed",            \
+       "certificate does not chain to a trust anchor")                                            \
+    XX(CERT_EXPIRED, 41, CERT, 437, "Unsupported Credential", "TN-Validation-Failed",              \
+       "certificate has expired")                                                                 \
+    XX(CERT_NOT_YET_VALID, 42, CERT, 437, "Unsupported Credential", "TN-Validation-Failed",        \
+       "certificate is not yet valid")                                                            \
+    XX(CERT_KEY, 43, CERT, 437, "Unsupported Credential", "TN-Validation-Failed",                  \
+       "certificate key is not EC P-256")                                                         \
+    XX(CERT_TNAUTH, 44, CERT, 437, "Unsupported Credential", "TN-Validation-Failed",               \
+       "certificate has no valid TNAuthList with an SPC")                                         \
+    XX(CERT_POLICY, 45, CERT, 437, "Unsupported Credential", "TN-Validation-Failed",               \
+       "certificate lacks the SHAKEN certificate policy")                                         \
+    XX(CERT_REVOKED, 46, CERT, 437, "Unsupported Credential", "TN-Validation-Failed",              \
+       "certificate is revoked")                                                                  \
+    XX(CERT_CRL, 47, CERT, 437, "Unsupported Credential", "TN-Validation-Failed",                  \
+       "certificate revocation list cannot be fetched or checked")                                \
+    XX(CERT_CA, 48, CERT, 437, "Unsupported Credential", "TN-Validation-Failed",                   \
+       "certificate is a CA, not an SP end-entity certificate")
 
 /* Classes of outcome; the CLI exits with the class number. */
 #define SW_CLASS_MAP(XX)                                                                           \
@@ -97,7 +132,8 @@ extern "C" {
     XX(CLAIMS, 6, "claims missing or not matching the call")                                       \
     XX(SIGNATURE, 7, "signature does not verify")                                                  \
     XX(CERT, 8, "certificate or info problem")                                                     \
-    XX(INTERNAL, 9, "internal error")
+    XX(INTERNAL, 9, "internal error")                                                              \
+    XX(PENDING, 10, "pending: waiting for a certificate")
 
 typedef enum {
 #define SW_XX_ENUM(name, num, cls, status, reason, verstat, text) SW_ERR_##name = num,
@@ -300,6 +336,118 @@ sw_err sw_verify(sw_ctx *ctx, const sw_identity *id, const sw_pubkey *pub, const
 /* sw_identity_parse() and sw_verify() in one call. */
 sw_err sw_verify_header(sw_ctx *ctx, const char *value, size_t len, const sw_pubkey *pub,
                         const char *orig_tn, const char *dest_tn);
+
+/* --- certificates (RFC 8226, ATIS-1000080) --------------------------------------------- */
+
+/*
+ * An STI certificate: the leaf (end-entity) certificate, the intermediates that came
+ * with it, and what a verifier reads from it. Immutable and reference-counted: a cache
+ * hands out references, sw_cert_free() drops one.
+ */
+typedef struct sw_cert sw_cert;
+
+/* Parses a leaf followed by intermediates, PEM (any number) or one DER certificate. */
+sw_err sw_cert_load_pem(sw_ctx *ctx, const char *data, size_t len, sw_cert **out);
+sw_err sw_cert_load_file(sw_ctx *ctx, const char *path, sw_cert **out);
+void sw_cert_free(sw_cert *cert);
+/* The leaf's public key, borrowed for the life of the certificate. */
+const sw_pubkey *sw_cert_pubkey(const sw_cert *cert);
+/* One-line subject and issuer (RFC 2253), borrowed. */
+const char *sw_cert_subject(const sw_cert *cert);
+const char *sw_cert_issuer(const sw_cert *cert);
+int64_t sw_cert_not_before(const sw_cert *cert);
+int64_t sw_cert_not_after(const sw_cert *cert);
+/* The Service Provider Code from TNAuthList (first SPC entry), or NULL. */
+const char *sw_cert_spc(const sw_cert *cert);
+/* 1 when certificatePolicies holds the SHAKEN policy 2.16.840.1.114569.1.1.3. */
+int sw_cert_has_shaken_policy(const sw_cert *cert);
+/* First URI of the CRL distribution points, or NULL. */
+const char *sw_cert_crl_url(const sw_cert *cert);
+/* Certificates that came with the leaf (intermediates). */
+size_t sw_cert_chain_length(const sw_cert *cert);
+/*
+ * The checks that need no trust store: P-256 key, TNAuthList with an SPC, SHAKEN policy,
+ * not a CA, valid at the time given. SW_OK or the first CERT_ error.
+ */
+sw_err sw_cert_check(sw_ctx *ctx, const sw_cert *cert, int64_t at);
+
+/*
+ * Decodes the DER value of a TNAuthList extension (RFC 8226 section 9). Writes the first
+ * SPC into spc (NUL-terminated) and returns SW_OK; SW_ERR_CERT_TNAUTH when the DER is
+ * malformed or holds no SPC entry. Exposed for tools and the fuzzer.
+ */
+sw_err sw_tnauth_decode(const unsigned char *der, size_t len, char *spc, size_t spc_size);
+
+/* --- the verifier: trust anchors, x5u fetching and the certificate cache ----------------- */
+
+/*
+ * A verifier is shared by all threads: it holds the trust anchors and CRLs, the fetch
+ * policy, the certificate cache, and one thread that fetches x5u and CRL URLs with
+ * libcurl's multi interface. Callers never wait on the network unless they ask to
+ * (the _wait functions, for the CLI). Configure it before the first verification.
+ */
+typedef struct sw_verifier sw_verifier;
+
+typedef enum {
+    SW_OPT_ALLOW_HTTP = 1,      /* long: accept http:// x5u (default 0: https only) */
+    SW_OPT_ALLOW_PRIVATE,       /* long: allow loopback/private/special addresses (0) */
+    SW_OPT_ALLOW_ANY_PORT,      /* long: allow ports other than 443 and 8443 (0) */
+    SW_OPT_ALLOW_QUERY,         /* long: allow userinfo, query and fragment in x5u (0) */
+    SW_OPT_CONNECT_TIMEOUT_MS,  /* long: connect timeout (2000) */
+    SW_OPT_TIMEOUT_MS,          /* long: whole-transfer timeout (4000) */
+    SW_OPT_MAX_BYTES,           /* long: largest response body (32768) */
+    SW_OPT_CACHE_ENTRIES,       /* long: certificates kept in memory (4096) */
+    SW_OPT_MIN_TTL,             /* long s: least lifetime of a cached cert (86400) */
+    SW_OPT_NEGATIVE_TTL,        /* long s: how long a failed fetch is remembered (30) */
+    SW_OPT_CRL_FETCH,           /* long: fetch the leaf's CRL distribution point (1) */
+    SW_OPT_REQUIRE_CHAIN,       /* long: require a chain to a trust anchor (1) */
+    SW_OPT_CACHE_DIR,           /* string: directory that keeps fetched certs (NULL) */
+    SW_OPT_TLS_CA_FILE,         /* string: CA bundle for the HTTPS servers (system's) */
+} sw_opt;
+
+sw_verifier *sw_verifier_new(void);
+/* Stops the fetch thread (transfers in flight fail with their callbacks called). */
+void sw_verifier_free(sw_verifier *v);
+sw_err sw_verifier_set_long(sw_verifier *v, sw_opt opt, long value);
+sw_err sw_verifier_set_str(sw_verifier *v, sw_opt opt, const char *value);
+/* Trust anchors and CRLs (PEM). May be called several times. */
+sw_err sw_verifier_load_ca_file(sw_verifier *v, sw_ctx *ctx, const char *path);
+sw_err sw_verifier_load_ca_dir(sw_verifier *v, sw_ctx *ctx, const char *path);
+sw_err sw_verifier_load_crl_file(sw_verifier *v, sw_ctx *ctx, const char *path);
+
+/* Called from the fetch thread when a fetch ends; keep it short (wake your loop). */
+typedef void (*sw_fetch_cb)(void *arg, sw_err result);
+
+/*
+ * Gets the validated certificate for url. From the cache: SW_OK and a reference in *out.
+ * A failure remembered in the negative cache: that error. Otherwise the fetch starts
+ * (or joins one under way for the same URL), cb(arg, result) will be called once from
+ * the fetch thread, and SW_ERR_PENDING is returned: call again after the callback.
+ */
+sw_err sw_verifier_get_cert(sw_verifier *v, sw_ctx *ctx, const char *url, sw_fetch_cb cb,
+                            void *arg, sw_cert **out);
+/* The same, waiting for the fetch (for command-line use). */
+sw_err sw_verifier_get_cert_wait(sw_verifier *v, sw_ctx *ctx, const char *url, sw_cert **out);
+
+/*
+ * Full verification: the token checks of sw_verify() first (nothing is fetched for a
+ * stale or malformed token), then the certificate from info (cache or fetch), its
+ * validity at iat, and the signature. SW_ERR_PENDING with cb as above when a fetch had
+ * to start: call again after the callback. *spc_out (optional) gets the SPC, borrowed
+ * from the context until its next call.
+ */
+sw_err sw_verify_identity(sw_ctx *ctx, sw_verifier *v, const sw_identity *id,
+                          const char *orig_tn, const char *dest_tn, sw_fetch_cb cb, void *arg);
+sw_err sw_verify_identity_wait(sw_ctx *ctx, sw_verifier *v, const sw_identity *id,
+                               const char *orig_tn, const char *dest_tn);
+/* The SPC of the certificate used by the last sw_verify_identity*() on ctx, or NULL. */
+const char *sw_ctx_last_spc(const sw_ctx *ctx);
+
+/* Counters, for logs and tests. */
+typedef struct {
+    uint64_t cache_hits, cache_misses, fetches, fetch_failures, negative_hits, crl_fetches;
+} sw_verifier_stats;
+void sw_verifier_get_stats(sw_verifier *v, sw_verifier_stats *out);
 
 /* --- helpers --------------------------------------------------------------------------- */
 

@@ -9,10 +9,13 @@
 #define SW_INT_H
 
 #include <openssl/evp.h>
+#include <openssl/x509.h>
 #include <jansson.h>
 #include <stdarg.h>
 
 #include "stirwire.h"
+
+#define SWI_SPC_MAX 64
 
 struct sw_ctx {
     int64_t max_age;     /* seconds iat may lie in the past */
@@ -44,6 +47,8 @@ struct sw_ctx {
     char *hdr_b64;
     size_t hdr_b64_len;
     json_t *hdr_json;
+    /* SPC of the certificate used by the last full verification */
+    char last_spc[SWI_SPC_MAX];
 };
 
 struct sw_key {
@@ -62,6 +67,30 @@ struct sw_passport {
     char *header_json;
     char *payload_json;
 };
+
+#define SWI_MAX_CHAIN 8
+
+struct sw_cert {
+    int refs; /* atomic */
+    X509 *leaf;
+    STACK_OF(X509) *chain; /* intermediates as received, without the leaf */
+    sw_pubkey *pub;        /* NULL when the key is unusable (key_ok == 0) */
+    char *subject, *issuer, *crl_url;
+    char spc[SWI_SPC_MAX];
+    int key_ok, shaken_policy, is_ca;
+    int64_t not_before, not_after;
+};
+
+/* A new reference to cert. */
+sw_cert *swi_cert_ref(sw_cert *cert);
+
+/*
+ * Checks cert's chain against store at time `at`, then the leaf's revocation status in
+ * crls (may be NULL); with crl_required, a CRL from the leaf's issuer must be among
+ * them. SW_OK or a CERT_ error.
+ */
+sw_err swi_cert_verify_chain(sw_ctx *ctx, X509_STORE *store, const sw_cert *cert,
+                             STACK_OF(X509_CRL) *crls, int crl_required, int64_t at);
 
 #define SWI_MAX_PARAMS 16
 
@@ -111,6 +140,10 @@ sw_err swi_es256_verify(sw_ctx *ctx, EVP_PKEY *pkey, const void *data, size_t le
 
 /* A UUIDv4 from the context's random pool. */
 sw_err swi_uuid_v4(sw_ctx *ctx, char out[37]);
+
+/* The token checks of sw_verify(), everything but the signature. */
+sw_err swi_verify_token(sw_ctx *ctx, const sw_identity *id, const char *orig_tn,
+                        const char *dest_tn);
 
 /* Wipes and frees a buffer that held key material. */
 void swi_wipe_free(void *p, size_t len);

@@ -112,6 +112,20 @@ static sw_err check_claims(sw_ctx *ctx, const sw_passport *pp, const char *orig_
     return SW_OK;
 }
 
+sw_err swi_verify_token(sw_ctx *ctx, const sw_identity *id, const char *orig_tn,
+                        const char *dest_tn)
+{
+    sw_err err;
+
+    ctx->errmsg[0] = '\0';
+    if (id == NULL)
+        return swi_fail(ctx, SW_ERR_IDENTITY_MISSING, "no Identity to verify");
+    if ((err = check_header(ctx, id)) != SW_OK || (err = check_iat(ctx, id->pp)) != SW_OK ||
+        (err = check_claims(ctx, id->pp, orig_tn, dest_tn)) != SW_OK)
+        return err;
+    return SW_OK;
+}
+
 sw_err sw_verify(sw_ctx *ctx, const sw_identity *id, const sw_pubkey *pub, const char *orig_tn,
                  const char *dest_tn)
 {
@@ -119,11 +133,7 @@ sw_err sw_verify(sw_ctx *ctx, const sw_identity *id, const sw_pubkey *pub, const
 
     if (ctx == NULL)
         return SW_ERR_INVAL;
-    ctx->errmsg[0] = '\0';
-    if (id == NULL)
-        return swi_fail(ctx, SW_ERR_IDENTITY_MISSING, "no Identity to verify");
-    if ((err = check_header(ctx, id)) != SW_OK || (err = check_iat(ctx, id->pp)) != SW_OK ||
-        (err = check_claims(ctx, id->pp, orig_tn, dest_tn)) != SW_OK)
+    if ((err = swi_verify_token(ctx, id, orig_tn, dest_tn)) != SW_OK)
         return err;
     if (pub == NULL)
         return swi_fail(ctx, SW_ERR_CERT_UNAVAILABLE, "no key or certificate to verify with");

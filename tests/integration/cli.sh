@@ -175,8 +175,11 @@ fi
 run sign --orig "+1 (202) 555-0100" --dest "$DEST,12025550198" --attest b --x5u "$X5U" \
     --key key.pem --origid 123e4567-e89b-42d3-a456-426614174000 --iat "$now" --compact
 expect "sign --compact with two dest, origid and iat" 0 '^eyJ[A-Za-z0-9_-]+\.\.[A-Za-z0-9_-]+;'
-run decode "$out"
+compact="$out"
+run decode "$compact"
 expect "decode of the compact form says form compact" 0 '"form": "compact"'
+run check --key key.pub.pem "$compact"
+expect "check of the compact form (no SIP message to rebuild claims)" 4 'compact form'
 
 run sign --orig "$ORIG" --dest "$DEST,12025550198" --attest B --x5u "$X5U" --key key.pem \
     --origid 123e4567-e89b-42d3-a456-426614174000 --iat "$now"
@@ -186,7 +189,7 @@ expect "check --dest finds the second dest number" 0 \
     "^valid: attest B, orig $ORIG, dest $DEST,12025550198, iat $now, origid 123e4567"
 
 # --- orig / dest against the call ----------------------------------------------------------
-run check --key key.pub.pem --orig "+1-202-555-0100" --dest "tel:+1$DEST" "$ident"
+run check --key key.pub.pem --orig "+1-202-555-0100" --dest "tel:+$DEST" "$ident"
 expect "check --orig/--dest matching (with separators and tel:)" 0 '^valid:'
 run check --key key.pub.pem --orig 12025550111 "$ident"
 expect "check --orig another number" 6 '^invalid: .*\(SIP 438 Invalid Identity Header\)$'

@@ -78,8 +78,11 @@ payload_of() { # payload_of IDENTITY: the decoded JWT payload JSON
     b64url_decode "${rest%%.*}"
 }
 # The claims object inside stirwire's --json output, wherever the CLI nests it.
+# (Today that is .passport.payload; a payload-shaped object anywhere else also counts.)
 claims_of_json() {
-    jq -cS 'first(.. | objects | select(has("attest") and has("orig"))) // empty' 2>/dev/null
+    jq -cS '.passport.payload //
+        first(.. | objects | select(has("attest") and (.orig | type) == "object")) // empty' \
+        2>/dev/null
 }
 
 # --- 1. secsipidx signs, stirwire checks ---------------------------------------------------
@@ -124,11 +127,19 @@ for c in "${cases[@]}"; do
 
     # --json shows the claims secsipidx signed.
     want="$(payload_of "$ident" | jq -cS . 2>/dev/null)"
-    got="$("$STIRWIRE" check --key key.pub.pem --json "$ident" 2>/dev/null | claims_of_json)"
+    json="$("$STIRWIRE" check --key key.pub.pem --json "$ident" 2>/dev/null)"
+    got="$(printf '%s' "$json" | claims_of_json)"
     if [ -n "$want" ] && [ "$want" = "$got" ]; then
         ok "$what: check --json shows the same claims"
     else
         nok "$what: check --json claims differ: want $want got ${got:-<none>}"
+    fi
+    # ...and says valid, with the x5u secsipidx wrote (Go escapes '&' as \u0026).
+    verdict="$(printf '%s' "$json" | jq -r '[.valid, .passport.header.x5u] | @tsv' 2>/dev/null)"
+    if [ "$verdict" = "true	$x5u" ]; then
+        ok "$what: check --json says valid, x5u $x5u"
+    else
+        nok "$what: check --json verdict/x5u: ${verdict:-<none>}"
     fi
 done
 

@@ -8,8 +8,8 @@
 /* Signed by secsipidx 1.2.0; header and payload are spelled out in the tests below. */
 #define SECSIPIDX_JWT                                                                              \
     "eyJhbGciOiJFUzI1NiIsInBwdCI6InNoYWtlbiIsInR5cCI6InBhc3Nwb3J0IiwieDV1IjoiaHR0cHM6Ly94LmV4YW1w" \
-    "bGUvYy5wZW0ifQ.eyJhdHRlc3QiOiJBIiwiZGVzdCI6eyJ0biI6WyIxMjAyNTU1MDE5OSJdfSwiaWF0IjoxNzk1NDEx" \
-    "NTA1LCJvcmlnIjp7InRuIjoiMTIwMjU1NTAxMDAifSwib3JpZ2lkIjoiZTdmYWRlNGItMTMwYS00ZmVhLTkzMmUtYWM" \
+    "bGUvYy5wZW0ifQ.eyJhdHRlc3QiOiJBIiwiZGVzdCI6eyJ0biI6WyIxMjAyNTU1MDE5OSJdfSwiaWF0IjoxNzk1NDEx"  \
+    "NTA1LCJvcmlnIjp7InRuIjoiMTIwMjU1NTAxMDAifSwib3JpZ2lkIjoiZTdmYWRlNGItMTMwYS00ZmVhLTkzMmUtYWM"  \
     "zNmRjYzE5NmJlIn0.UNRieVKqxtvjJrV_ZsDfU8sw8cRKkUF_XauFLZ4NGJixCSp8viMVa-IFDNY7Yj6-hG1polxp5ir" \
     "TF9anUdJzrw"
 #define SECSIPIDX_HEADER SECSIPIDX_JWT ";info=<https://x.example/c.pem>;alg=ES256;ppt=shaken"
@@ -172,7 +172,8 @@ static void keeps_unknown_params(void **state)
 
 static void params_keep_their_order(void **state)
 {
-    sw_identity *id = parse_ok(SECSIPIDX_JWT ";ppt=shaken;alg=ES256;info=<https://x.example/c.pem>");
+    sw_identity *id =
+        parse_ok(SECSIPIDX_JWT ";ppt=shaken;alg=ES256;info=<https://x.example/c.pem>");
     assert_string_equal(sw_identity_param_name(id, 0), "ppt");
     assert_string_equal(sw_identity_param_name(id, 1), "alg");
     assert_string_equal(sw_identity_param_name(id, 2), "info");
@@ -199,7 +200,8 @@ static void tolerates_leading_and_trailing_whitespace(void **state)
 
 static void param_names_are_case_insensitive(void **state)
 {
-    sw_identity *id = parse_ok(SECSIPIDX_JWT ";INFO=<https://x.example/c.pem>;Alg=ES256;PPT=shaken");
+    sw_identity *id =
+        parse_ok(SECSIPIDX_JWT ";INFO=<https://x.example/c.pem>;Alg=ES256;PPT=shaken");
     assert_string_equal(sw_identity_info(id), "https://x.example/c.pem");
     assert_string_equal(sw_identity_alg_param(id), "ES256");
     assert_string_equal(sw_identity_ppt_param(id), "shaken");
@@ -383,8 +385,9 @@ static void refuses_empty_signature(void **state)
 
 static void accepts_sixteen_params(void **state)
 {
-    sw_identity *id = parse_ok(SECSIPIDX_HEADER ";a=1;b=2;c=3;d=4;e=5;f=6;g=7;h=8;i=9;j=10;k=11;l=12;"
-                                                "m=13");
+    sw_identity *id =
+        parse_ok(SECSIPIDX_HEADER ";a=1;b=2;c=3;d=4;e=5;f=6;g=7;h=8;i=9;j=10;k=11;l=12;"
+                                  "m=13");
     assert_int_equal(sw_identity_param_count(id), 16);
     assert_string_equal(sw_identity_param(id, "m"), "13");
     sw_identity_free(id);
@@ -396,12 +399,53 @@ static void refuses_seventeen_params(void **state)
                 SW_ERR_IDENTITY_MALFORMED);
 }
 
-static void refuses_null_value(void **state)
+static void null_value_is_identity_missing(void **state)
 {
+    /* No header at all is what a verifier answers 428 for, not a malformed one. */
     sw_ctx *ctx = tu_ctx();
     sw_identity *id = NULL;
-    assert_int_equal(sw_identity_parse(ctx, NULL, 0, &id), SW_ERR_INVAL);
+    assert_int_equal(sw_identity_parse(ctx, NULL, 0, &id), SW_ERR_IDENTITY_MISSING);
     assert_null(id);
+    sw_ctx_free(ctx);
+}
+
+static void refuses_duplicate_param(void **state)
+{
+    parse_fails(SECSIPIDX_HEADER ";PPT=div", SW_ERR_IDENTITY_MALFORMED);
+}
+
+static void refuses_nul_byte(void **state)
+{
+    const char s[] = SECSIPIDX_JWT "\0" STD_PARAMS;
+    parse_expect(s, sizeof s - 1, SW_ERR_IDENTITY_MALFORMED);
+}
+
+static void refuses_duplicate_json_keys(void **state)
+{
+    /* Two iat claims would let two readers see two different tokens. */
+    char *p = tu_b64("{\"iat\":1,\"iat\":2}");
+    char *s = with_segments(SECSIPIDX_HDR_B64, p, SECSIPIDX_SIG_B64);
+    parse_fails(s, SW_ERR_JSON);
+    free(s);
+    free(p);
+}
+
+static void to_json_keeps_every_param(void **state)
+{
+    /* A quoted value with bytes that are not UTF-8 must not vanish from the dump. */
+    sw_ctx *ctx = tu_ctx();
+    sw_identity *id = parse_ok(SECSIPIDX_HEADER ";foo=\"a\xff\xfe\"");
+    char *out = NULL;
+    json_t *obj;
+
+    assert_int_equal(sw_identity_to_json(ctx, id, &out), SW_OK);
+    obj = json_loads(out, 0, NULL);
+    assert_non_null(obj);
+    assert_int_equal(json_object_size(json_object_get(obj, "params")), 4);
+    assert_non_null(json_object_get(json_object_get(obj, "params"), "foo"));
+    json_decref(obj);
+    sw_free(out);
+    sw_identity_free(id);
     sw_ctx_free(ctx);
 }
 
@@ -493,7 +537,11 @@ int main(void)
         cmocka_unit_test(refuses_empty_signature),
         cmocka_unit_test(accepts_sixteen_params),
         cmocka_unit_test(refuses_seventeen_params),
-        cmocka_unit_test(refuses_null_value),
+        cmocka_unit_test(null_value_is_identity_missing),
+        cmocka_unit_test(refuses_duplicate_param),
+        cmocka_unit_test(refuses_nul_byte),
+        cmocka_unit_test(refuses_duplicate_json_keys),
+        cmocka_unit_test(to_json_keeps_every_param),
         cmocka_unit_test(to_json_has_header_payload_params),
         cmocka_unit_test(to_json_says_compact_form),
     };

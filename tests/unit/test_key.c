@@ -40,8 +40,7 @@ static char *traditional_pem(EVP_PKEY *pkey)
 {
     BIO *bio = BIO_new(BIO_s_mem());
     assert_non_null(bio);
-    assert_int_equal(PEM_write_bio_PrivateKey_traditional(bio, pkey, NULL, NULL, 0, NULL, NULL),
-                     1);
+    assert_int_equal(PEM_write_bio_PrivateKey_traditional(bio, pkey, NULL, NULL, 0, NULL, NULL), 1);
     return bio_text(bio, NULL);
 }
 
@@ -264,8 +263,7 @@ static void pubkey_load_file_missing_is_io(void **state)
 {
     sw_ctx *ctx = sw_ctx_new();
     sw_pubkey *pub = NULL;
-    assert_int_equal(sw_pubkey_load_file(ctx, "/nonexistent/stirwire/cert.pem", &pub),
-                     SW_ERR_IO);
+    assert_int_equal(sw_pubkey_load_file(ctx, "/nonexistent/stirwire/cert.pem", &pub), SW_ERR_IO);
     assert_null(pub);
     sw_ctx_free(ctx);
 }

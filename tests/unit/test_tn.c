@@ -71,6 +71,11 @@ static void canon_accepts_single_digit(void **state)
     canon_is("7", "7");
 }
 
+static void canon_keeps_star_and_hash(void **state)
+{
+    canon_is("*67 (202) 555-0100#", "*672025550100#");
+}
+
 static void canon_refuses_empty(void **state)
 {
     canon_refuses("");
@@ -132,6 +137,7 @@ int main(void)
         cmocka_unit_test(canon_reads_sips_uri),
         cmocka_unit_test(canon_accepts_32_digits),
         cmocka_unit_test(canon_accepts_single_digit),
+        cmocka_unit_test(canon_keeps_star_and_hash),
         cmocka_unit_test(canon_refuses_empty),
         cmocka_unit_test(canon_refuses_only_separators),
         cmocka_unit_test(canon_refuses_letters),
