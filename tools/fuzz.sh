@@ -23,10 +23,10 @@ mkdir -p "$build/corpus" "$build/artifacts"
 
 # The library needs jansson and libcrypto; libcurl and libssl only once it fetches x5u.
 pkgs="jansson libcrypto"
-if grep -q '#include <curl/' "$top"/src/lib/*.c; then pkgs="$pkgs libcurl"; fi
-if grep -q '#include <openssl/ssl.h>' "$top"/src/lib/*.c; then pkgs="$pkgs libssl"; fi
+if grep -qE '#include [<"]curl/' "$top"/src/lib/*.[ch]; then pkgs="$pkgs libcurl"; fi
+if grep -qE '#include [<"]openssl/ssl.h' "$top"/src/lib/*.[ch]; then pkgs="$pkgs libssl"; fi
 
-# shellcheck disable=SC2046  # pkg-config output is meant to be split
+# shellcheck disable=SC2046,SC2086  # the package list and pkg-config output are meant to be split
 "$cc" -g -O1 -fno-omit-frame-pointer \
     -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
     -I"$top/src/lib" \

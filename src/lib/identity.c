@@ -10,6 +10,7 @@
  * freshness) are not judged here but in verify.c, so that decode can show a token
  * that a verifier would refuse.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -388,6 +389,38 @@ const char *sw_identity_param_value(const sw_identity *id, size_t i)
     return (id && i < id->nparams) ? id->param_value[i] : NULL;
 }
 
+/*
+ * A JSON string for a parameter value. Values are raw bytes from the wire; when they
+ * are not UTF-8, bytes from 0x80 up are shown as \xHH so that nothing silently vanishes.
+ */
+static json_t *param_string(const char *value)
+{
+    json_t *j;
+    char *buf;
+    size_t i, o = 0, n;
+
+    if (value == NULL)
+        return json_true();
+    if ((j = json_string(value)) != NULL)
+        return j;
+    n = strlen(value);
+    if ((buf = malloc(n * 4 + 1)) == NULL)
+        return NULL;
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)value[i];
+        if (c < 0x80) {
+            buf[o++] = (char)c;
+        } else {
+            snprintf(buf + o, 5, "\\x%02x", c);
+            o += 4;
+        }
+    }
+    buf[o] = '\0';
+    j = json_string(buf);
+    free(buf);
+    return j;
+}
+
 sw_err sw_identity_to_json(sw_ctx *ctx, const sw_identity *id, char **out)
 {
     json_t *root, *params;
@@ -402,8 +435,7 @@ sw_err sw_identity_to_json(sw_ctx *ctx, const sw_identity *id, char **out)
     json_object_set(root, "header", id->pp->header);
     json_object_set(root, "payload", id->pp->payload);
     for (i = 0; i < id->nparams; i++)
-        json_object_set_new(params, id->param_name[i],
-                            id->param_value[i] ? json_string(id->param_value[i]) : json_true());
+        json_object_set_new(params, id->param_name[i], param_string(id->param_value[i]));
     json_object_set_new(root, "params", params);
     json_object_set_new(root, "signature", json_string(id->sig_b64));
     json_object_set_new(root, "form", json_string(id->compact ? "compact" : "full"));

@@ -20,7 +20,7 @@ usage() {
     echo "usage: $0 OUTDIR [SPC]" >&2
     exit 2
 }
-[ $# -ge 1 ] && [ $# -le 2 ] || usage
+if [ $# -lt 1 ] || [ $# -gt 2 ]; then usage; fi
 
 OPENSSL="${OPENSSL:-openssl}"
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -155,7 +155,6 @@ ossl x509 -req -in "$PKI_DB/tls-server.csr" -CA tls-ca.pem -CAkey tls-ca.key \
 # asn1parse prints "OBJECT :1.3.6.1.5.5.7.1.26" (OpenSSL 3.0 has no name for it, the
 # line may also read "TNAuthList" in later versions), then the OCTET STRING holding the
 # value; -strparse at that offset writes the value's DER.
-ossl asn1parse -in sp.pem -out "$PKI_DB/sp.asn1" -noout
 octet_off="$("$OPENSSL" asn1parse -in sp.pem |
     awk '/:(1\.3\.6\.1\.5\.5\.7\.1\.26|TNAuthList|tnAuthList)$/ { want = 1; next }
          want && /OCTET STRING/ { sub(/:.*/, "", $1); print $1; exit }')"
@@ -166,7 +165,6 @@ if ! cmp -s tnauth-spc.der "$PKI_DB/tnauth-gen.der"; then
     echo "$0: TNAuthList in sp.pem differs from the one the config describes" >&2
     exit 1
 fi
-rm -f "$PKI_DB/sp.asn1"
 
 # --- verify ------------------------------------------------------------------------
 # verdict NAME EXPECT [openssl verify options]: EXPECT is ok or fail. Prints openssl's
@@ -195,14 +193,14 @@ crl=(-crl_check_all -CRLfile "$PKI_DB/all.crl")
 
 echo "stirwire test STI PKI in $out (SPC $spc, CRL DP $CRL_BASE/inter.crl)"
 echo
-fmt='%-16s %-5s %-9s %-26s %s\n'
-printf "$fmt" FILE KEY NOT-AFTER DEFECT "openssl verify: chain + CRLs + SHAKEN policy"
+line() { printf '%-16s %-5s %-9s %-26s %s\n' "$@"; }
+line FILE KEY NOT-AFTER DEFECT "openssl verify: chain + CRLs + SHAKEN policy"
 row() {
     local name="$1" defect="$2" expect="$3" key
     key="$("$OPENSSL" x509 -in "$name.pem" -noout -text |
         awk '/Public Key Algorithm: rsaEncryption/ { print "rsa"; exit }
              /NIST CURVE: P-256/ { print "p256"; exit } /NIST CURVE: P-384/ { print "p384"; exit }')"
-    printf "$fmt" "$name.pem" "$key" \
+    line "$name.pem" "$key" \
         "$("$OPENSSL" x509 -in "$name.pem" -noout -enddate | sed 's/.*=\(...\) .* \([0-9]\{4\}\) GMT/\1 \2/')" \
         "$defect" "$(verdict "$name" "$expect" "${crl[@]}" "${policy[@]}")"
 }
@@ -223,7 +221,7 @@ echo
 printf 'tnauth-spc.der: %s\n' "$(od -An -tx1 -v tnauth-spc.der | tr -s ' \n' ' ' | sed 's/^ //; s/ $//')"
 echo "CRLs: inter.crl (+ .der) lists revoked.pem's serial $("$OPENSSL" x509 -in revoked.pem -noout -serial | cut -d= -f2); root.crl is empty"
 echo "TLS:  tls-ca.pem, tls-server.pem/.key (localhost, 127.0.0.1, ::1)"
-echo "files: $(cd "$out" && ls | tr '\n' ' ')"
+echo "files: $(find . -mindepth 1 -maxdepth 1 ! -name '.*' -printf '%f\n' | sort | tr '\n' ' ')"
 if [ -e "$failed" ]; then
     echo "$0: FAILED: openssl verify did not give the expected verdict for: $(sort -u "$failed" | tr '\n' ' ')" >&2
     exit 1
