@@ -339,6 +339,7 @@ sw_err sw_identity_set_claims(sw_ctx *ctx, sw_identity *id, const sw_passport *c
     id->pp->payload = copy;
     free(id->pp->payload_json);
     id->pp->payload_json = NULL;
+    id->claims_set = 1;
     return SW_OK;
 }
 

@@ -97,6 +97,7 @@ sw_err swi_cert_verify_chain(sw_ctx *ctx, X509_STORE *store, const sw_cert *cert
 struct sw_identity {
     sw_passport *pp;
     int compact;
+    int claims_set; /* compact form: sw_identity_set_claims() was called */
     /* the exact bytes the signature covers: "<b64 header>.<b64 payload>" */
     char *signing_input;
     size_t signing_input_len;

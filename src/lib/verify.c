@@ -120,6 +120,9 @@ sw_err swi_verify_token(sw_ctx *ctx, const sw_identity *id, const char *orig_tn,
     ctx->errmsg[0] = '\0';
     if (id == NULL)
         return swi_fail(ctx, SW_ERR_IDENTITY_MISSING, "no Identity to verify");
+    if (id->compact && !id->claims_set)
+        return swi_fail(ctx, SW_ERR_IDENTITY_MALFORMED,
+                        "compact form: the claims must first be rebuilt from the SIP message");
     if ((err = check_header(ctx, id)) != SW_OK || (err = check_iat(ctx, id->pp)) != SW_OK ||
         (err = check_claims(ctx, id->pp, orig_tn, dest_tn)) != SW_OK)
         return err;

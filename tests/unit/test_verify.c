@@ -613,6 +613,59 @@ static void verify_compact_with_right_claims(void **state)
     sw_ctx_free(ctx);
 }
 
+static void verify_compact_without_claims_is_malformed(void **state)
+{
+    /* Without the claims rebuilt from the SIP message there is nothing to check. */
+    sw_ctx *ctx = tu_ctx();
+    sw_passport *pp = tu_passport(TU_NOW);
+    char *hdr = tu_sign_pp(key, pp, TU_NOW, SW_SIGN_COMPACT);
+    sw_identity *id = NULL;
+
+    assert_int_equal(sw_identity_parse(ctx, hdr, strlen(hdr), &id), SW_OK);
+    assert_int_equal(sw_verify(ctx, id, pub, TU_ORIG, TU_DEST), SW_ERR_IDENTITY_MALFORMED);
+    assert_non_null(strstr(sw_errmsg(ctx), "compact"));
+    sw_identity_free(id);
+    sw_free(hdr);
+    sw_passport_free(pp);
+    sw_ctx_free(ctx);
+}
+
+static void signed_payload_is_canonical_json(void **state)
+{
+    /*
+     * sw_sign writes the common payload itself (a fast path); it must be byte for byte
+     * what jansson's canonical dump of the same claims gives, with and without escapes.
+     */
+    static const char *origids[] = {TU_ORIGID, "quote\"and\\back", "caf\xc3\xa9"};
+    size_t i;
+
+    for (i = 0; i < sizeof(origids) / sizeof(origids[0]); i++) {
+        sw_ctx *ctx = tu_ctx();
+        sw_passport *pp = tu_passport(TU_NOW);
+        sw_identity *id = NULL;
+        char *hdr, *canon;
+
+        assert_int_equal(sw_passport_add_dest_tn(pp, "12025550142"), SW_OK);
+        assert_int_equal(sw_passport_set_origid(pp, origids[i]), SW_OK);
+        hdr = tu_sign_pp(key, pp, TU_NOW, 0);
+        assert_int_equal(sw_identity_parse(ctx, hdr, strlen(hdr), &id), SW_OK);
+        canon = json_dumps(id->pp->payload, JSON_SORT_KEYS | JSON_COMPACT);
+        {
+            size_t hlen = strcspn(hdr, "."), plen = strcspn(hdr + hlen + 1, ".");
+            size_t rawlen;
+            char *raw = tu_unb64(hdr + hlen + 1, plen, &rawlen);
+            assert_int_equal(rawlen, strlen(canon));
+            assert_memory_equal(raw, canon, rawlen);
+            free(raw);
+        }
+        free(canon);
+        sw_identity_free(id);
+        sw_free(hdr);
+        sw_passport_free(pp);
+        sw_ctx_free(ctx);
+    }
+}
+
 static void verify_compact_rebuilds_claims_from_non_canonical_numbers(void **state)
 {
     /* The SIP message carries "+1-202-555-0100"; the rebuilt claims are canonical anyway. */
@@ -800,6 +853,8 @@ int main(void)
         cmocka_unit_test(verify_reports_claims_before_signature),
         cmocka_unit_test(verify_reports_x5u_before_freshness),
         cmocka_unit_test(verify_compact_with_right_claims),
+        cmocka_unit_test(verify_compact_without_claims_is_malformed),
+        cmocka_unit_test(signed_payload_is_canonical_json),
         cmocka_unit_test(verify_compact_rebuilds_claims_from_non_canonical_numbers),
         cmocka_unit_test(verify_compact_with_wrong_claims_fails),
         cmocka_unit_test(verify_compact_with_wrong_iat_fails),
