@@ -1,7 +1,7 @@
 /*
  * cli.h - what the subcommands of the stirwire tool share.
  *
- * The tool is one binary with subcommands (keygen, sign, check, decode); main.c
+ * The tool is one binary with subcommands (keygen, sign, check, decode, cert); main.c
  * dispatches from a table of cli_cmd, and each cmd_*.c file holds one subcommand.
  * The tool uses only the public libstirwire header, like any other user of the
  * library. Its exit codes are the library's error classes (sw_class), so a script
@@ -52,6 +52,8 @@ int cmd_check(int argc, char **argv);
 void cmd_check_usage(FILE *out);
 int cmd_decode(int argc, char **argv);
 void cmd_decode_usage(FILE *out);
+int cmd_cert(int argc, char **argv);
+void cmd_cert_usage(FILE *out);
 
 /*
  * Prints "stirwire CMD: message" as one line on stderr (cmd may be NULL). Control
@@ -113,5 +115,90 @@ void cli_wipe(void *p, size_t len);
 
 /* A jansson string for s: null for NULL, and any invalid UTF-8 replaced. */
 json_t *cli_json_str(const char *s);
+
+/*
+ * Writes t as UTC ISO 8601 ("2025-01-31T12:00:00Z") into buf; "?" when it cannot be
+ * represented. Returns buf.
+ */
+const char *cli_iso_time(int64_t t, char *buf, size_t size);
+
+/* --- fetching certificates (check without --key, cert URL) ----------------------------- */
+
+/* How many times each repeatable file option (--ca-file, --ca-dir, --crl) may be given. */
+#define CLI_FETCH_FILES_MAX 16
+
+/*
+ * The options that configure a verifier, as parsed; the strings point into argv. A
+ * command lists CLI_FETCH_LONGOPTS in its getopt_long table and hands every option
+ * value it does not know to cli_fetch_opt().
+ */
+typedef struct cli_fetch_opts {
+    const char *ca_files[CLI_FETCH_FILES_MAX];
+    size_t n_ca_files;
+    const char *ca_dirs[CLI_FETCH_FILES_MAX];
+    size_t n_ca_dirs;
+    const char *crl_files[CLI_FETCH_FILES_MAX];
+    size_t n_crl_files;
+    int allow_http, allow_private, allow_any_port, allow_query;
+    int no_chain, no_crl_fetch;
+    long timeout_ms; /* 0: the library's default */
+    const char *tls_ca, *cache_dir;
+    int given; /* any of these options was given */
+} cli_fetch_opts;
+
+enum {
+    CLI_FOPT_CA_FILE = 1024,
+    CLI_FOPT_CA_DIR,
+    CLI_FOPT_CRL,
+    CLI_FOPT_ALLOW_HTTP,
+    CLI_FOPT_ALLOW_PRIVATE,
+    CLI_FOPT_ALLOW_ANY_PORT,
+    CLI_FOPT_ALLOW_QUERY,
+    CLI_FOPT_NO_CHAIN,
+    CLI_FOPT_NO_CRL_FETCH,
+    CLI_FOPT_TIMEOUT,
+    CLI_FOPT_TLS_CA,
+    CLI_FOPT_CACHE_DIR,
+};
+
+/* The getopt_long rows of those options, for a command's table (no trailing comma). */
+#define CLI_FETCH_LONGOPTS                                                                         \
+    {"ca-file", required_argument, NULL, CLI_FOPT_CA_FILE},                                        \
+    {"ca-dir", required_argument, NULL, CLI_FOPT_CA_DIR},                                          \
+    {"crl", required_argument, NULL, CLI_FOPT_CRL},                                                \
+    {"allow-http", no_argument, NULL, CLI_FOPT_ALLOW_HTTP},                                        \
+    {"allow-private", no_argument, NULL, CLI_FOPT_ALLOW_PRIVATE},                                  \
+    {"allow-any-port", no_argument, NULL, CLI_FOPT_ALLOW_ANY_PORT},                                \
+    {"allow-query", no_argument, NULL, CLI_FOPT_ALLOW_QUERY},                                      \
+    {"no-chain", no_argument, NULL, CLI_FOPT_NO_CHAIN},                                            \
+    {"no-crl-fetch", no_argument, NULL, CLI_FOPT_NO_CRL_FETCH},                                    \
+    {"timeout", required_argument, NULL, CLI_FOPT_TIMEOUT},                                        \
+    {"tls-ca", required_argument, NULL, CLI_FOPT_TLS_CA},                                          \
+    {"cache-dir", required_argument, NULL, CLI_FOPT_CACHE_DIR}
+
+/* The help lines of those options (indented like the commands' own option lists). */
+extern const char cli_fetch_help[];
+
+/*
+ * Takes option c (with its value arg) when it is a fetch option: returns 1 when taken,
+ * 0 when c is not one, -1 after printing a usage error (a bad --timeout, too many files).
+ */
+int cli_fetch_opt(const char *cmd, cli_fetch_opts *fo, int c, const char *arg);
+
+/* 1 when the options give trust anchors (--ca-file or --ca-dir). */
+int cli_fetch_has_anchors(const cli_fetch_opts *fo);
+
+/*
+ * Makes a verifier configured by fo. On failure prints one line naming the option or
+ * file and returns NULL with the exit code in *rc.
+ */
+sw_verifier *cli_verifier_new(const char *cmd, const cli_fetch_opts *fo, sw_ctx *ctx, int *rc);
+
+/*
+ * The detail to show for a failure of a verifier configured by fo: sw_errmsg(ctx), with a
+ * hint appended when the chain could not be checked because no trust anchors were given.
+ */
+const char *cli_fetch_detail(const cli_fetch_opts *fo, const sw_ctx *ctx, sw_err err, char *buf,
+                             size_t size);
 
 #endif /* SW_CLI_H */

@@ -82,8 +82,8 @@ static void read_tnauth(sw_cert *cert)
     if (i < 0 || (ext = X509_get_ext(cert->leaf, i)) == NULL ||
         (data = X509_EXTENSION_get_data(ext)) == NULL)
         return;
-    if (sw_tnauth_decode(ASN1_STRING_get0_data(data), (size_t)ASN1_STRING_length(data),
-                         cert->spc, sizeof(cert->spc)) != SW_OK)
+    if (sw_tnauth_decode(ASN1_STRING_get0_data(data), (size_t)ASN1_STRING_length(data), cert->spc,
+                         sizeof(cert->spc)) != SW_OK)
         cert->spc[0] = '\0';
 }
 
@@ -124,7 +124,7 @@ static void read_crl_url(sw_cert *cert)
     CRL_DIST_POINTS_free(dps);
 }
 
-static sw_err cert_from_x509s(sw_ctx *ctx, STACK_OF(X509) *certs, sw_cert **out)
+static sw_err cert_from_x509s(sw_ctx *ctx, STACK_OF(X509) * certs, sw_cert **out)
 {
     sw_cert *cert = calloc(1, sizeof(*cert));
     EVP_PKEY *pkey;
@@ -171,7 +171,7 @@ static sw_err cert_from_x509s(sw_ctx *ctx, STACK_OF(X509) *certs, sw_cert **out)
 
 sw_err sw_cert_load_pem(sw_ctx *ctx, const char *data, size_t len, sw_cert **out)
 {
-    STACK_OF(X509) *certs;
+    STACK_OF(X509) * certs;
     BIO *bio;
     X509 *x;
 
@@ -295,10 +295,9 @@ sw_err sw_cert_check(sw_ctx *ctx, const sw_cert *cert, int64_t at)
                         cert->subject ? cert->subject : "", (long long)cert->not_before,
                         (long long)at);
     if (at > cert->not_after)
-        return swi_fail(ctx, SW_ERR_CERT_EXPIRED,
-                        "certificate %s expired at %lld, the time checked is %lld",
-                        cert->subject ? cert->subject : "", (long long)cert->not_after,
-                        (long long)at);
+        return swi_fail(
+            ctx, SW_ERR_CERT_EXPIRED, "certificate %s expired at %lld, the time checked is %lld",
+            cert->subject ? cert->subject : "", (long long)cert->not_after, (long long)at);
     if (cert->spc[0] == '\0')
         return swi_fail(ctx, SW_ERR_CERT_TNAUTH,
                         "certificate %s has no TNAuthList (1.3.6.1.5.5.7.1.26) with an SPC",
@@ -341,7 +340,7 @@ static sw_err map_verify_error(int e)
  * issuer's key.
  */
 static sw_err check_revocation(sw_ctx *ctx, const sw_cert *cert, X509 *issuer,
-                               STACK_OF(X509_CRL) *crls, int crl_required)
+                               STACK_OF(X509_CRL) * crls, int crl_required)
 {
     X509_REVOKED *rev;
     int i, matched = 0;
@@ -368,10 +367,10 @@ static sw_err check_revocation(sw_ctx *ctx, const sw_cert *cert, X509 *issuer,
 }
 
 sw_err swi_cert_verify_chain(sw_ctx *ctx, X509_STORE *store, const sw_cert *cert,
-                             STACK_OF(X509_CRL) *crls, int crl_required, int64_t at)
+                             STACK_OF(X509_CRL) * crls, int crl_required, int64_t at)
 {
     X509_STORE_CTX *sctx;
-    STACK_OF(X509) *chain;
+    STACK_OF(X509) * chain;
     int ok, e;
     sw_err err = SW_OK;
 

@@ -24,12 +24,14 @@ struct sw_err_info {
 
 static const struct sw_err_info *err_info(sw_err err)
 {
-    static const struct sw_err_info unknown = {"UNKNOWN", "unknown error", SW_CLASS_INTERNAL, 500,
-                                               "Server Internal Error", "No-TN-Validation"};
+    static const struct sw_err_info unknown = {
+        "UNKNOWN", "unknown error",         SW_CLASS_INTERNAL,
+        500,       "Server Internal Error", "No-TN-Validation"};
     switch (err) {
-#define SW_XX_INFO(name, num, cls, status, reason, verstat, text)                                 \
+#define SW_XX_INFO(name, num, cls, status, reason, verstat, text)                                  \
     case SW_ERR_##name: {                                                                          \
-        static const struct sw_err_info i = {#name, text, SW_CLASS_##cls, status, reason, verstat};\
+        static const struct sw_err_info i = {                                                      \
+            #name, text, SW_CLASS_##cls, status, reason, verstat};                                 \
         return &i;                                                                                 \
     }
         SW_ERR_MAP(SW_XX_INFO)

@@ -40,8 +40,8 @@ sw_err swi_url_allowed(sw_ctx *ctx, const struct swi_policy *pol, const char *ur
     curl_url_get(u, CURLUPART_QUERY, &query, 0);
     curl_url_get(u, CURLUPART_FRAGMENT, &frag, 0);
     portnum = port ? strtol(port, NULL, 10) : 0;
-    if (scheme == NULL || (strcasecmp(scheme, "https") != 0 &&
-                           !(pol->allow_http && strcasecmp(scheme, "http") == 0)))
+    if (scheme == NULL ||
+        (strcasecmp(scheme, "https") != 0 && !(pol->allow_http && strcasecmp(scheme, "http") == 0)))
         err = swi_fail(ctx, SW_ERR_CERT_URL, "info URL scheme %s is not allowed (https only%s)",
                        scheme ? scheme : "(none)", pol->allow_http ? " or http" : "");
     else if (!pol->allow_any_port && portnum != 443 && portnum != 8443)
@@ -67,10 +67,9 @@ static int special_v4(const unsigned char a[4])
 {
     return a[0] == 0 || a[0] == 10 || a[0] == 127 || (a[0] == 100 && (a[1] & 0xc0) == 64) ||
            (a[0] == 169 && a[1] == 254) || (a[0] == 172 && (a[1] & 0xf0) == 16) ||
-           (a[0] == 192 && a[1] == 0 && (a[2] == 0 || a[2] == 2)) ||
-           (a[0] == 192 && a[1] == 168) || (a[0] == 198 && (a[1] & 0xfe) == 18) ||
-           (a[0] == 198 && a[1] == 51 && a[2] == 100) || (a[0] == 203 && a[1] == 0 && a[2] == 113) ||
-           a[0] >= 224;
+           (a[0] == 192 && a[1] == 0 && (a[2] == 0 || a[2] == 2)) || (a[0] == 192 && a[1] == 168) ||
+           (a[0] == 198 && (a[1] & 0xfe) == 18) || (a[0] == 198 && a[1] == 51 && a[2] == 100) ||
+           (a[0] == 203 && a[1] == 0 && a[2] == 113) || a[0] >= 224;
 }
 
 int swi_addr_special(const struct sockaddr *sa)
@@ -87,12 +86,12 @@ int swi_addr_special(const struct sockaddr *sa)
             return special_v4(a + 12);
         if (memcmp(a, zero, 15) == 0) /* :: and ::1 */
             return 1;
-        return (a[0] & 0xfe) == 0xfc ||                        /* fc00::/7 unique local */
-               (a[0] == 0xfe && (a[1] & 0xc0) == 0x80) ||     /* fe80::/10 link-local */
-               a[0] == 0xff ||                                /* multicast */
+        return (a[0] & 0xfe) == 0xfc ||                   /* fc00::/7 unique local */
+               (a[0] == 0xfe && (a[1] & 0xc0) == 0x80) || /* fe80::/10 link-local */
+               a[0] == 0xff ||                            /* multicast */
                (a[0] == 0x20 && a[1] == 0x01 && a[2] == 0x0d && a[3] == 0xb8) || /* doc */
                (a[0] == 0 && a[1] == 0x64 && a[2] == 0xff && a[3] == 0x9b) ||    /* NAT64 */
-               (a[0] == 0x01 && a[1] == 0 && a[2] == 0 && a[3] == 0);           /* discard */
+               (a[0] == 0x01 && a[1] == 0 && a[2] == 0 && a[3] == 0);            /* discard */
     }
     return 1; /* anything that is not IP is not for us */
 }
@@ -197,8 +196,8 @@ sw_err swi_xfer_result(sw_ctx *ctx, struct swi_xfer *x, CURLcode rc)
                         "%s: refused to connect to %s, a private or special-purpose address",
                         x->url, x->blocked_addr);
     if (x->too_big || rc == CURLE_FILESIZE_EXCEEDED)
-        return swi_fail(ctx, SW_ERR_CERT_TOO_LARGE, "%s: response is larger than %ld bytes",
-                        x->url, x->policy.max_bytes);
+        return swi_fail(ctx, SW_ERR_CERT_TOO_LARGE, "%s: response is larger than %ld bytes", x->url,
+                        x->policy.max_bytes);
     if (rc == CURLE_OPERATION_TIMEDOUT)
         return swi_fail(ctx, SW_ERR_CERT_TIMEOUT, "%s: no complete answer within %ld ms", x->url,
                         x->policy.timeout_ms);

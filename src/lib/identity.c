@@ -24,8 +24,8 @@ static int is_ws(char c)
 
 static int is_b64url(char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_';
 }
 
 /* RFC 3261 token characters. */
@@ -52,8 +52,7 @@ void sw_identity_free(sw_identity *id)
 }
 
 /* Decodes one base64url segment into a JSON object. */
-static sw_err decode_object(sw_ctx *ctx, const char *what, const char *b64, size_t n,
-                            json_t **out)
+static sw_err decode_object(sw_ctx *ctx, const char *what, const char *b64, size_t n, json_t **out)
 {
     unsigned char *raw;
     size_t rawlen;
@@ -67,8 +66,7 @@ static sw_err decode_object(sw_ctx *ctx, const char *what, const char *b64, size
         return swi_fail(ctx, SW_ERR_BASE64, "PASSporT %s is not valid base64url", what);
     }
     /* Duplicate keys are refused: two readers could otherwise see two different claims. */
-    obj = json_loadb((const char *)raw, rawlen, JSON_REJECT_DUPLICATES,
-                     &jerr);
+    obj = json_loadb((const char *)raw, rawlen, JSON_REJECT_DUPLICATES, &jerr);
     free(raw);
     if (obj == NULL)
         return swi_fail(ctx, SW_ERR_JSON, "PASSporT %s is not valid JSON: %s (at byte %d)", what,
@@ -278,8 +276,8 @@ sw_err sw_identity_parse(sw_ctx *ctx, const char *value, size_t len, sw_identity
         goto fail;
     if (id->compact)
         payload = json_object();
-    else if ((err = decode_object(ctx, "payload", dot1 + 1, (size_t)(dot2 - dot1 - 1),
-                                  &payload)) != SW_OK)
+    else if ((err = decode_object(ctx, "payload", dot1 + 1, (size_t)(dot2 - dot1 - 1), &payload)) !=
+             SW_OK)
         goto fail;
     if (payload == NULL || (id->pp = swi_passport_from_json(header, payload)) == NULL) {
         err = swi_fail(ctx, SW_ERR_NOMEM, "out of memory");

@@ -98,8 +98,7 @@ sw_err sw_key_load_pem(sw_ctx *ctx, const char *pem, size_t len, sw_key **out)
         return swi_fail(ctx, SW_ERR_INVAL, "no key given");
     *out = NULL;
     if (len > SW_KEY_FILE_MAX || len > INT32_MAX)
-        return swi_fail(ctx, SW_ERR_KEY_PARSE, "key text is larger than %d bytes",
-                        SW_KEY_FILE_MAX);
+        return swi_fail(ctx, SW_ERR_KEY_PARSE, "key text is larger than %d bytes", SW_KEY_FILE_MAX);
     if ((bio = BIO_new_mem_buf(pem, (int)len)) == NULL)
         return swi_fail(ctx, SW_ERR_NOMEM, "out of memory");
     /* PEM_read_bio_PrivateKey takes PKCS#8 and the traditional "EC PRIVATE KEY". */
@@ -261,8 +260,7 @@ sw_err sw_pubkey_load_pem(sw_ctx *ctx, const char *pem, size_t len, sw_pubkey **
         return swi_fail(ctx, SW_ERR_INVAL, "no key given");
     *out = NULL;
     if (len > SW_KEY_FILE_MAX)
-        return swi_fail(ctx, SW_ERR_KEY_PARSE, "key text is larger than %d bytes",
-                        SW_KEY_FILE_MAX);
+        return swi_fail(ctx, SW_ERR_KEY_PARSE, "key text is larger than %d bytes", SW_KEY_FILE_MAX);
     /* Try, in turn: a certificate, a public key, a private key (PEM), a DER certificate. */
     if ((bio = BIO_new_mem_buf(pem, (int)len)) == NULL)
         return swi_fail(ctx, SW_ERR_NOMEM, "out of memory");

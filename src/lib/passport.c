@@ -43,8 +43,7 @@ sw_passport *sw_passport_new(void)
     json_t *h = json_object(), *p = json_object();
     sw_passport *pp;
 
-    if (h == NULL || p == NULL ||
-        json_object_set_new(h, "alg", json_string("ES256")) != 0 ||
+    if (h == NULL || p == NULL || json_object_set_new(h, "alg", json_string("ES256")) != 0 ||
         json_object_set_new(h, "ppt", json_string("shaken")) != 0 ||
         json_object_set_new(h, "typ", json_string("passport")) != 0 ||
         (pp = swi_passport_from_json(h, p)) == NULL) {
@@ -72,8 +71,7 @@ sw_err sw_passport_set_attest(sw_passport *pp, char attest)
     if (pp == NULL || (attest != 'A' && attest != 'B' && attest != 'C'))
         return SW_ERR_ATTEST;
     invalidate(pp);
-    return json_object_set_new(pp->payload, "attest", json_string(s)) == 0 ? SW_OK
-                                                                           : SW_ERR_NOMEM;
+    return json_object_set_new(pp->payload, "attest", json_string(s)) == 0 ? SW_OK : SW_ERR_NOMEM;
 }
 
 static json_t *sub_object(json_t *parent, const char *key)

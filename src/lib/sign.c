@@ -93,8 +93,9 @@ static sw_err check_claims(sw_ctx *ctx, const sw_passport *pp)
     if (sw_passport_x5u(pp) == NULL || sw_passport_x5u(pp)[0] == '\0')
         return swi_fail(ctx, SW_ERR_INFO_MISSING, "cannot sign: no x5u certificate URL");
     if (strpbrk(sw_passport_x5u(pp), "<>\" \t\r\n") != NULL)
-        return swi_fail(ctx, SW_ERR_INVAL, "cannot sign: x5u URL contains '<', '>', '\"' or "
-                                           "white space");
+        return swi_fail(ctx, SW_ERR_INVAL,
+                        "cannot sign: x5u URL contains '<', '>', '\"' or "
+                        "white space");
     return SW_OK;
 }
 
@@ -151,8 +152,8 @@ sw_err sw_sign(sw_ctx *ctx, const sw_key *key, const sw_passport *pp, unsigned f
         o = strcspn(buf, ".") + 1;
     buf[o++] = '.';
     o += swi_b64url_encode(sig, sizeof(sig), buf + o);
-    snprintf(buf + o, cap - o, ";info=<%s>;alg=ES256%s%s", sw_passport_x5u(pp),
-             ppt ? ";ppt=" : "", ppt ? ppt : "");
+    snprintf(buf + o, cap - o, ";info=<%s>;alg=ES256%s%s", sw_passport_x5u(pp), ppt ? ";ppt=" : "",
+             ppt ? ppt : "");
     /* never hand out a header that verifiers (ours included) refuse for its size */
     if (strlen(buf) > SW_IDENTITY_MAX) {
         err = swi_fail(ctx, SW_ERR_IDENTITY_TOO_LONG,

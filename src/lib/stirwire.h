@@ -33,91 +33,92 @@ extern "C" {
  * section 6.2.2 and ATIS-1000074); 0 means "not a verification outcome". The RFC 9410
  * Reason header is built from the status and the text (sw_err_reason_header()).
  */
+/* clang-format off: the tables read best as tables */
 #define SW_ERR_MAP(XX)                                                                             \
     XX(OK, 0, OK, 200, "OK", "TN-Validation-Passed", "valid")                                      \
-    XX(NOMEM, 1, INTERNAL, 500, "Server Internal Error", "No-TN-Validation", "out of memory")       \
+    XX(NOMEM, 1, INTERNAL, 500, "Server Internal Error", "No-TN-Validation", "out of memory")      \
     XX(INVAL, 2, USAGE, 0, "", "No-TN-Validation", "invalid argument")                             \
     XX(IO, 3, INPUT, 0, "", "No-TN-Validation", "cannot read input")                               \
     XX(KEY_PARSE, 4, INPUT, 0, "", "No-TN-Validation", "key or certificate cannot be parsed")      \
     XX(KEY_CURVE, 5, INPUT, 0, "", "No-TN-Validation", "key is not an EC P-256 key")               \
     XX(CRYPTO, 6, INTERNAL, 500, "Server Internal Error", "No-TN-Validation",                      \
-       "cryptographic library failure")                                                           \
+       "cryptographic library failure")                                                            \
     XX(TN_INVALID, 7, INPUT, 0, "", "No-TN-Validation", "telephone number is not valid")           \
     XX(IDENTITY_MISSING, 10, MISSING, 428, "Use Identity Header", "No-TN-Validation",              \
-       "no Identity header")                                                                      \
+       "no Identity header")                                                                       \
     XX(IDENTITY_MALFORMED, 11, MALFORMED, 438, "Invalid Identity Header", "TN-Validation-Failed",  \
-       "Identity header is malformed")                                                            \
+       "Identity header is malformed")                                                             \
     XX(IDENTITY_TOO_LONG, 12, MALFORMED, 438, "Invalid Identity Header", "TN-Validation-Failed",   \
-       "Identity header is too long")                                                             \
+       "Identity header is too long")                                                              \
     XX(BASE64, 13, MALFORMED, 438, "Invalid Identity Header", "TN-Validation-Failed",              \
-       "PASSporT is not valid base64url")                                                         \
+       "PASSporT is not valid base64url")                                                          \
     XX(JSON, 14, MALFORMED, 438, "Invalid Identity Header", "TN-Validation-Failed",                \
-       "PASSporT header or payload is not a valid JSON object")                                   \
+       "PASSporT header or payload is not a valid JSON object")                                    \
     XX(ALG, 15, MALFORMED, 437, "Unsupported Credential", "TN-Validation-Failed",                  \
-       "signature algorithm is not ES256")                                                        \
+       "signature algorithm is not ES256")                                                         \
     XX(TYP, 16, MALFORMED, 438, "Invalid Identity Header", "TN-Validation-Failed",                 \
-       "PASSporT typ is not passport")                                                            \
+       "PASSporT typ is not passport")                                                             \
     XX(PPT, 17, MALFORMED, 438, "Invalid Identity Header", "TN-Validation-Failed",                 \
-       "PASSporT ppt is missing, unsupported or does not match the header")                       \
+       "PASSporT ppt is missing, unsupported or does not match the header")                        \
     XX(INFO_MISSING, 18, CERT, 436, "Bad Identity Info", "TN-Validation-Failed",                   \
-       "Identity header has no info parameter")                                                   \
+       "Identity header has no info parameter")                                                    \
     XX(X5U_MISMATCH, 19, CERT, 436, "Bad Identity Info", "TN-Validation-Failed",                   \
-       "PASSporT x5u does not equal the info parameter")                                          \
+       "PASSporT x5u does not equal the info parameter")                                           \
     XX(IAT_MISSING, 20, MALFORMED, 438, "Invalid Identity Header", "TN-Validation-Failed",         \
-       "PASSporT has no valid iat claim")                                                         \
+       "PASSporT has no valid iat claim")                                                          \
     XX(STALE, 21, STALE, 403, "Stale Date", "TN-Validation-Failed",                                \
-       "PASSporT iat is older than the maximum age")                                              \
+       "PASSporT iat is older than the maximum age")                                               \
     XX(FUTURE, 22, STALE, 403, "Stale Date", "TN-Validation-Failed",                               \
-       "PASSporT iat is in the future")                                                           \
+       "PASSporT iat is in the future")                                                            \
     XX(ATTEST, 23, CLAIMS, 438, "Invalid Identity Header", "TN-Validation-Failed",                 \
-       "attest claim is missing or not A, B or C")                                                \
+       "attest claim is missing or not A, B or C")                                                 \
     XX(ORIG_MISSING, 24, CLAIMS, 438, "Invalid Identity Header", "TN-Validation-Failed",           \
-       "orig.tn claim is missing or not a telephone number")                                      \
+       "orig.tn claim is missing or not a telephone number")                                       \
     XX(DEST_MISSING, 25, CLAIMS, 438, "Invalid Identity Header", "TN-Validation-Failed",           \
-       "dest.tn claim is missing or not a list of telephone numbers")                             \
+       "dest.tn claim is missing or not a list of telephone numbers")                              \
     XX(ORIGID_MISSING, 26, CLAIMS, 438, "Invalid Identity Header", "TN-Validation-Failed",         \
-       "origid claim is missing")                                                                 \
+       "origid claim is missing")                                                                  \
     XX(ORIG_MISMATCH, 27, CLAIMS, 438, "Invalid Identity Header", "TN-Validation-Failed",          \
-       "orig.tn does not match the calling number")                                               \
+       "orig.tn does not match the calling number")                                                \
     XX(DEST_MISMATCH, 28, CLAIMS, 438, "Invalid Identity Header", "TN-Validation-Failed",          \
-       "dest.tn does not contain the called number")                                              \
+       "dest.tn does not contain the called number")                                               \
     XX(SIGNATURE, 29, SIGNATURE, 438, "Invalid Identity Header", "TN-Validation-Failed",           \
-       "signature does not verify")                                                               \
+       "signature does not verify")                                                                \
     XX(CERT_UNAVAILABLE, 30, CERT, 436, "Bad Identity Info", "TN-Validation-Failed",               \
-       "no key or certificate to verify with")                                                    \
+       "no key or certificate to verify with")                                                     \
     XX(PENDING, 31, PENDING, 0, "", "No-TN-Validation", "certificate fetch in progress")           \
     XX(CERT_URL, 32, CERT, 436, "Bad Identity Info", "TN-Validation-Failed",                       \
-       "info URL is not allowed by the fetch policy")                                             \
+       "info URL is not allowed by the fetch policy")                                              \
     XX(CERT_PRIVATE, 33, CERT, 436, "Bad Identity Info", "TN-Validation-Failed",                   \
-       "info URL leads to a private or special-purpose address")                                  \
+       "info URL leads to a private or special-purpose address")                                   \
     XX(CERT_CONNECT, 34, CERT, 436, "Bad Identity Info", "TN-Validation-Failed",                   \
-       "certificate host cannot be reached")                                                      \
+       "certificate host cannot be reached")                                                       \
     XX(CERT_TIMEOUT, 35, CERT, 436, "Bad Identity Info", "TN-Validation-Failed",                   \
-       "certificate fetch timed out")                                                             \
+       "certificate fetch timed out")                                                              \
     XX(CERT_HTTP_STATUS, 36, CERT, 436, "Bad Identity Info", "TN-Validation-Failed",               \
-       "certificate server answered with an error status")                                        \
+       "certificate server answered with an error status")                                         \
     XX(CERT_REDIRECT, 37, CERT, 436, "Bad Identity Info", "TN-Validation-Failed",                  \
-       "certificate server answered with a redirect")                                             \
+       "certificate server answered with a redirect")                                              \
     XX(CERT_TOO_LARGE, 38, CERT, 436, "Bad Identity Info", "TN-Validation-Failed",                 \
-       "certificate response is larger than the limit")                                           \
+       "certificate response is larger than the limit")                                            \
     XX(CERT_PARSE, 39, CERT, 437, "Unsupported Credential", "TN-Validation-Failed",                \
-       "certificate cannot be parsed")                                                            \
+       "certificate cannot be parsed")                                                             \
     XX(CERT_UNTRUSTED, 40, CERT, 437, "Unsupported Credential", "TN-Validation-Failed",            \
-       "certificate does not chain to a trust anchor")                                            \
+       "certificate does not chain to a trust anchor")                                             \
     XX(CERT_EXPIRED, 41, CERT, 437, "Unsupported Credential", "TN-Validation-Failed",              \
-       "certificate has expired")                                                                 \
+       "certificate has expired")                                                                  \
     XX(CERT_NOT_YET_VALID, 42, CERT, 437, "Unsupported Credential", "TN-Validation-Failed",        \
-       "certificate is not yet valid")                                                            \
+       "certificate is not yet valid")                                                             \
     XX(CERT_KEY, 43, CERT, 437, "Unsupported Credential", "TN-Validation-Failed",                  \
-       "certificate key is not EC P-256")                                                         \
+       "certificate key is not EC P-256")                                                          \
     XX(CERT_TNAUTH, 44, CERT, 437, "Unsupported Credential", "TN-Validation-Failed",               \
-       "certificate has no valid TNAuthList with an SPC")                                         \
+       "certificate has no valid TNAuthList with an SPC")                                          \
     XX(CERT_POLICY, 45, CERT, 437, "Unsupported Credential", "TN-Validation-Failed",               \
-       "certificate lacks the SHAKEN certificate policy")                                         \
+       "certificate lacks the SHAKEN certificate policy")                                          \
     XX(CERT_REVOKED, 46, CERT, 437, "Unsupported Credential", "TN-Validation-Failed",              \
-       "certificate is revoked")                                                                  \
+       "certificate is revoked")                                                                   \
     XX(CERT_CRL, 47, CERT, 437, "Unsupported Credential", "TN-Validation-Failed",                  \
-       "certificate revocation list cannot be fetched or checked")                                \
+       "certificate revocation list cannot be fetched or checked")                                 \
     XX(CERT_CA, 48, CERT, 437, "Unsupported Credential", "TN-Validation-Failed",                   \
        "certificate is a CA, not an SP end-entity certificate")
 
@@ -134,6 +135,7 @@ extern "C" {
     XX(CERT, 8, "certificate or info problem")                                                     \
     XX(INTERNAL, 9, "internal error")                                                              \
     XX(PENDING, 10, "pending: waiting for a certificate")
+/* clang-format on */
 
 typedef enum {
 #define SW_XX_ENUM(name, num, cls, status, reason, verstat, text) SW_ERR_##name = num,
@@ -389,20 +391,20 @@ sw_err sw_tnauth_decode(const unsigned char *der, size_t len, char *spc, size_t 
 typedef struct sw_verifier sw_verifier;
 
 typedef enum {
-    SW_OPT_ALLOW_HTTP = 1,      /* long: accept http:// x5u (default 0: https only) */
-    SW_OPT_ALLOW_PRIVATE,       /* long: allow loopback/private/special addresses (0) */
-    SW_OPT_ALLOW_ANY_PORT,      /* long: allow ports other than 443 and 8443 (0) */
-    SW_OPT_ALLOW_QUERY,         /* long: allow userinfo, query and fragment in x5u (0) */
-    SW_OPT_CONNECT_TIMEOUT_MS,  /* long: connect timeout (2000) */
-    SW_OPT_TIMEOUT_MS,          /* long: whole-transfer timeout (4000) */
-    SW_OPT_MAX_BYTES,           /* long: largest response body (32768) */
-    SW_OPT_CACHE_ENTRIES,       /* long: certificates kept in memory (4096) */
-    SW_OPT_MIN_TTL,             /* long s: least lifetime of a cached cert (86400) */
-    SW_OPT_NEGATIVE_TTL,        /* long s: how long a failed fetch is remembered (30) */
-    SW_OPT_CRL_FETCH,           /* long: fetch the leaf's CRL distribution point (1) */
-    SW_OPT_REQUIRE_CHAIN,       /* long: require a chain to a trust anchor (1) */
-    SW_OPT_CACHE_DIR,           /* string: directory that keeps fetched certs (NULL) */
-    SW_OPT_TLS_CA_FILE,         /* string: CA bundle for the HTTPS servers (system's) */
+    SW_OPT_ALLOW_HTTP = 1,     /* long: accept http:// x5u (default 0: https only) */
+    SW_OPT_ALLOW_PRIVATE,      /* long: allow loopback/private/special addresses (0) */
+    SW_OPT_ALLOW_ANY_PORT,     /* long: allow ports other than 443 and 8443 (0) */
+    SW_OPT_ALLOW_QUERY,        /* long: allow userinfo, query and fragment in x5u (0) */
+    SW_OPT_CONNECT_TIMEOUT_MS, /* long: connect timeout (2000) */
+    SW_OPT_TIMEOUT_MS,         /* long: whole-transfer timeout (4000) */
+    SW_OPT_MAX_BYTES,          /* long: largest response body (32768) */
+    SW_OPT_CACHE_ENTRIES,      /* long: certificates kept in memory (4096) */
+    SW_OPT_MIN_TTL,            /* long s: least lifetime of a cached cert (86400) */
+    SW_OPT_NEGATIVE_TTL,       /* long s: how long a failed fetch is remembered (30) */
+    SW_OPT_CRL_FETCH,          /* long: fetch the leaf's CRL distribution point (1) */
+    SW_OPT_REQUIRE_CHAIN,      /* long: require a chain to a trust anchor (1) */
+    SW_OPT_CACHE_DIR,          /* string: directory that keeps fetched certs (NULL) */
+    SW_OPT_TLS_CA_FILE,        /* string: CA bundle for the HTTPS servers (system's) */
 } sw_opt;
 
 sw_verifier *sw_verifier_new(void);
@@ -424,8 +426,8 @@ typedef void (*sw_fetch_cb)(void *arg, sw_err result);
  * (or joins one under way for the same URL), cb(arg, result) will be called once from
  * the fetch thread, and SW_ERR_PENDING is returned: call again after the callback.
  */
-sw_err sw_verifier_get_cert(sw_verifier *v, sw_ctx *ctx, const char *url, sw_fetch_cb cb,
-                            void *arg, sw_cert **out);
+sw_err sw_verifier_get_cert(sw_verifier *v, sw_ctx *ctx, const char *url, sw_fetch_cb cb, void *arg,
+                            sw_cert **out);
 /* The same, waiting for the fetch (for command-line use). */
 sw_err sw_verifier_get_cert_wait(sw_verifier *v, sw_ctx *ctx, const char *url, sw_cert **out);
 
@@ -436,8 +438,8 @@ sw_err sw_verifier_get_cert_wait(sw_verifier *v, sw_ctx *ctx, const char *url, s
  * to start: call again after the callback. *spc_out (optional) gets the SPC, borrowed
  * from the context until its next call.
  */
-sw_err sw_verify_identity(sw_ctx *ctx, sw_verifier *v, const sw_identity *id,
-                          const char *orig_tn, const char *dest_tn, sw_fetch_cb cb, void *arg);
+sw_err sw_verify_identity(sw_ctx *ctx, sw_verifier *v, const sw_identity *id, const char *orig_tn,
+                          const char *dest_tn, sw_fetch_cb cb, void *arg);
 sw_err sw_verify_identity_wait(sw_ctx *ctx, sw_verifier *v, const sw_identity *id,
                                const char *orig_tn, const char *dest_tn);
 /* The SPC of the certificate used by the last sw_verify_identity*() on ctx, or NULL. */

@@ -73,8 +73,8 @@ struct sw_passport {
 struct sw_cert {
     int refs; /* atomic */
     X509 *leaf;
-    STACK_OF(X509) *chain; /* intermediates as received, without the leaf */
-    sw_pubkey *pub;        /* NULL when the key is unusable (key_ok == 0) */
+    STACK_OF(X509) * chain; /* intermediates as received, without the leaf */
+    sw_pubkey *pub;         /* NULL when the key is unusable (key_ok == 0) */
     char *subject, *issuer, *crl_url;
     char spc[SWI_SPC_MAX];
     int key_ok, shaken_policy, is_ca;
@@ -90,7 +90,7 @@ sw_cert *swi_cert_ref(sw_cert *cert);
  * them. SW_OK or a CERT_ error.
  */
 sw_err swi_cert_verify_chain(sw_ctx *ctx, X509_STORE *store, const sw_cert *cert,
-                             STACK_OF(X509_CRL) *crls, int crl_required, int64_t at);
+                             STACK_OF(X509_CRL) * crls, int crl_required, int64_t at);
 
 #define SWI_MAX_PARAMS 16
 

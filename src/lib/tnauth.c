@@ -16,8 +16,7 @@
 #include "sw_int.h"
 
 /* Reads a tag and a definite length; *p moves past them. 0 on success. */
-static int der_header(const unsigned char **p, const unsigned char *end, unsigned *tag,
-                      size_t *len)
+static int der_header(const unsigned char **p, const unsigned char *end, unsigned *tag, size_t *len)
 {
     size_t n, i;
 

@@ -46,8 +46,8 @@ struct swi_entry {
     char errmsg[256];
     int64_t expires;
     struct swi_waiter *waiters;
-    struct swi_entry *hnext;        /* hash chain */
-    struct swi_entry *prev, *next;  /* LRU list, most recent first */
+    struct swi_entry *hnext;       /* hash chain */
+    struct swi_entry *prev, *next; /* LRU list, most recent first */
 };
 
 struct swi_crl {
@@ -64,7 +64,7 @@ struct sw_verifier {
     char *cache_dir, *tls_ca_file;
     X509_STORE *store;
     int anchors;
-    STACK_OF(X509_CRL) *crl_files;
+    STACK_OF(X509_CRL) * crl_files;
     struct swi_crl crls[CRL_CACHE_MAX];
     /* the cache */
     struct swi_entry **buckets;
@@ -76,7 +76,7 @@ struct sw_verifier {
     CURLM *multi;
     struct swi_xfer *queue;  /* transfers to add, handed over under the lock */
     struct swi_xfer *active; /* transfers in the multi handle (fetch thread only) */
-    sw_ctx *tctx;           /* the fetch thread's own context */
+    sw_ctx *tctx;            /* the fetch thread's own context */
     sw_verifier_stats stats;
 };
 
@@ -164,13 +164,27 @@ sw_err sw_verifier_set_long(sw_verifier *v, sw_opt opt, long value)
         return SW_ERR_INVAL;
     pthread_mutex_lock(&v->lock);
     switch (opt) {
-    case SW_OPT_ALLOW_HTTP: v->policy.allow_http = value; break;
-    case SW_OPT_ALLOW_PRIVATE: v->policy.allow_private = value; break;
-    case SW_OPT_ALLOW_ANY_PORT: v->policy.allow_any_port = value; break;
-    case SW_OPT_ALLOW_QUERY: v->policy.allow_query = value; break;
-    case SW_OPT_CONNECT_TIMEOUT_MS: v->policy.connect_timeout_ms = value; break;
-    case SW_OPT_TIMEOUT_MS: v->policy.timeout_ms = value; break;
-    case SW_OPT_MAX_BYTES: v->policy.max_bytes = value > 0 ? value : 1; break;
+    case SW_OPT_ALLOW_HTTP:
+        v->policy.allow_http = value;
+        break;
+    case SW_OPT_ALLOW_PRIVATE:
+        v->policy.allow_private = value;
+        break;
+    case SW_OPT_ALLOW_ANY_PORT:
+        v->policy.allow_any_port = value;
+        break;
+    case SW_OPT_ALLOW_QUERY:
+        v->policy.allow_query = value;
+        break;
+    case SW_OPT_CONNECT_TIMEOUT_MS:
+        v->policy.connect_timeout_ms = value;
+        break;
+    case SW_OPT_TIMEOUT_MS:
+        v->policy.timeout_ms = value;
+        break;
+    case SW_OPT_MAX_BYTES:
+        v->policy.max_bytes = value > 0 ? value : 1;
+        break;
     case SW_OPT_CACHE_ENTRIES:
         if (v->buckets != NULL || value == 0) {
             pthread_mutex_unlock(&v->lock);
@@ -178,10 +192,18 @@ sw_err sw_verifier_set_long(sw_verifier *v, sw_opt opt, long value)
         }
         v->cache_entries = value;
         break;
-    case SW_OPT_MIN_TTL: v->min_ttl = value; break;
-    case SW_OPT_NEGATIVE_TTL: v->negative_ttl = value; break;
-    case SW_OPT_CRL_FETCH: v->crl_fetch = value; break;
-    case SW_OPT_REQUIRE_CHAIN: v->require_chain = value; break;
+    case SW_OPT_MIN_TTL:
+        v->min_ttl = value;
+        break;
+    case SW_OPT_NEGATIVE_TTL:
+        v->negative_ttl = value;
+        break;
+    case SW_OPT_CRL_FETCH:
+        v->crl_fetch = value;
+        break;
+    case SW_OPT_REQUIRE_CHAIN:
+        v->require_chain = value;
+        break;
     default:
         pthread_mutex_unlock(&v->lock);
         return SW_ERR_INVAL;
@@ -438,7 +460,7 @@ static void crl_store(sw_verifier *v, const char *url, X509_CRL *crl)
 /* Chain, then revocation; hands cert to the cache entry either way. */
 static void complete_cert(sw_verifier *v, struct swi_entry *e, sw_cert *cert, int64_t expires)
 {
-    STACK_OF(X509_CRL) *crls;
+    STACK_OF(X509_CRL) * crls;
     X509_CRL *fetched = NULL;
     sw_err err;
     int i;
@@ -746,8 +768,8 @@ static void *fetch_thread(void *arg)
 
 /* --- public lookups -------------------------------------------------------------------- */
 
-sw_err sw_verifier_get_cert(sw_verifier *v, sw_ctx *ctx, const char *url, sw_fetch_cb cb,
-                            void *arg, sw_cert **out)
+sw_err sw_verifier_get_cert(sw_verifier *v, sw_ctx *ctx, const char *url, sw_fetch_cb cb, void *arg,
+                            sw_cert **out)
 {
     int64_t now = (int64_t)time(NULL);
     struct swi_entry *e;
@@ -784,8 +806,7 @@ sw_err sw_verifier_get_cert(sw_verifier *v, sw_ctx *ctx, const char *url, sw_fet
         snprintf(msg, sizeof(msg), "%s", e->errmsg);
         v->stats.negative_hits++;
         pthread_mutex_unlock(&v->lock);
-        return swi_fail(ctx, err, "%s (failure remembered for %lld s more)", msg,
-                        (long long)left);
+        return swi_fail(ctx, err, "%s (failure remembered for %lld s more)", msg, (long long)left);
     }
     if (cb != NULL && (w = calloc(1, sizeof(*w))) == NULL) {
         pthread_mutex_unlock(&v->lock);
@@ -896,8 +917,8 @@ static sw_err verify_with_cert(sw_ctx *ctx, const sw_identity *id, sw_cert *cert
     return err;
 }
 
-sw_err sw_verify_identity(sw_ctx *ctx, sw_verifier *v, const sw_identity *id,
-                          const char *orig_tn, const char *dest_tn, sw_fetch_cb cb, void *arg)
+sw_err sw_verify_identity(sw_ctx *ctx, sw_verifier *v, const sw_identity *id, const char *orig_tn,
+                          const char *dest_tn, sw_fetch_cb cb, void *arg)
 {
     sw_cert *cert;
     sw_err err;

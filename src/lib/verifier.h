@@ -33,7 +33,7 @@ struct swi_xfer {
     size_t len;
     int too_big, blocked;
     char blocked_addr[64];
-    long max_age;       /* from Cache-Control, -1 when absent */
+    long max_age;        /* from Cache-Control, -1 when absent */
     int64_t expires_hdr; /* from Expires, 0 when absent */
     int is_crl;
     struct swi_entry *entry; /* the cache entry this transfer fills */

@@ -22,8 +22,7 @@ static sw_err check_header(sw_ctx *ctx, const sw_identity *id)
         return swi_fail(ctx, SW_ERR_ALG, "PASSporT alg is %s%s%s, only ES256 is accepted",
                         alg ? "\"" : "", alg ? alg : "missing", alg ? "\"" : "");
     if (alg_param != NULL && strcmp(alg_param, "ES256") != 0)
-        return swi_fail(ctx, SW_ERR_ALG, "Identity alg parameter is \"%s\", only ES256",
-                        alg_param);
+        return swi_fail(ctx, SW_ERR_ALG, "Identity alg parameter is \"%s\", only ES256", alg_param);
     if (typ == NULL || strcmp(typ, "passport") != 0)
         return swi_fail(ctx, SW_ERR_TYP, "PASSporT typ is %s%s%s, expected \"passport\"",
                         typ ? "\"" : "", typ ? typ : "missing", typ ? "\"" : "");
@@ -32,8 +31,9 @@ static sw_err check_header(sw_ctx *ctx, const sw_identity *id)
                         ppt ? "\"" : "", ppt ? ppt : "missing", ppt ? "\"" : "");
     /* RFC 8224 section 4: a PASSporT with a ppt needs the same ppt on the header. */
     if (ppt_param == NULL || strcmp(ppt_param, ppt) != 0)
-        return swi_fail(ctx, SW_ERR_PPT, "Identity ppt parameter is %s%s%s but the PASSporT says "
-                                         "\"%s\"",
+        return swi_fail(ctx, SW_ERR_PPT,
+                        "Identity ppt parameter is %s%s%s but the PASSporT says "
+                        "\"%s\"",
                         ppt_param ? "\"" : "", ppt_param ? ppt_param : "missing",
                         ppt_param ? "\"" : "", ppt);
     if ((info = sw_identity_info(id)) == NULL)
@@ -51,8 +51,9 @@ static sw_err check_iat(sw_ctx *ctx, const sw_passport *pp)
     int64_t now = sw_ctx_now(ctx), t;
 
     if (!json_is_integer(iat) || json_integer_value(iat) <= 0)
-        return swi_fail(ctx, SW_ERR_IAT_MISSING, "PASSporT iat is missing or not a positive "
-                                                 "integer");
+        return swi_fail(ctx, SW_ERR_IAT_MISSING,
+                        "PASSporT iat is missing or not a positive "
+                        "integer");
     t = (int64_t)json_integer_value(iat);
     if (t < now && now - t > ctx->max_age)
         return swi_fail(ctx, SW_ERR_STALE, "iat %lld is %lld s old, the maximum is %lld s",
@@ -76,8 +77,8 @@ static sw_err check_claims(sw_ctx *ctx, const sw_passport *pp, const char *orig_
         return swi_fail(ctx, SW_ERR_ATTEST, "attest is %s%s%s, expected A, B or C",
                         attest ? "\"" : "", attest ? attest : "missing", attest ? "\"" : "");
     if (orig == NULL || sw_tn_canon(orig, have, sizeof(have)) != SW_OK)
-        return swi_fail(ctx, SW_ERR_ORIG_MISSING, "orig.tn is %s", orig ? "not a telephone number"
-                                                                         : "missing");
+        return swi_fail(ctx, SW_ERR_ORIG_MISSING, "orig.tn is %s",
+                        orig ? "not a telephone number" : "missing");
     if (n == 0)
         return swi_fail(ctx, SW_ERR_DEST_MISSING, "dest.tn is missing or an empty list");
     for (i = 0; i < n; i++) {
@@ -90,24 +91,30 @@ static sw_err check_claims(sw_ctx *ctx, const sw_passport *pp, const char *orig_
 
     if (orig_tn != NULL) {
         if (sw_tn_canon(orig_tn, want, sizeof(want)) != SW_OK)
-            return swi_fail(ctx, SW_ERR_ORIG_MISMATCH, "calling number \"%.64s\" is not a "
-                                                       "telephone number", orig_tn);
+            return swi_fail(ctx, SW_ERR_ORIG_MISMATCH,
+                            "calling number \"%.64s\" is not a "
+                            "telephone number",
+                            orig_tn);
         if (strcmp(want, have) != 0)
             return swi_fail(ctx, SW_ERR_ORIG_MISMATCH, "orig.tn %s is not the calling number %s",
                             have, want);
     }
     if (dest_tn != NULL) {
         if (sw_tn_canon(dest_tn, want, sizeof(want)) != SW_OK)
-            return swi_fail(ctx, SW_ERR_DEST_MISMATCH, "called number \"%.64s\" is not a "
-                                                       "telephone number", dest_tn);
+            return swi_fail(ctx, SW_ERR_DEST_MISMATCH,
+                            "called number \"%.64s\" is not a "
+                            "telephone number",
+                            dest_tn);
         for (i = 0; i < n; i++) {
             if (sw_tn_canon(sw_passport_dest_tn(pp, i), have, sizeof(have)) == SW_OK &&
                 strcmp(want, have) == 0)
                 break;
         }
         if (i == n)
-            return swi_fail(ctx, SW_ERR_DEST_MISMATCH, "dest.tn does not contain the called "
-                                                       "number %s", want);
+            return swi_fail(ctx, SW_ERR_DEST_MISMATCH,
+                            "dest.tn does not contain the called "
+                            "number %s",
+                            want);
     }
     return SW_OK;
 }

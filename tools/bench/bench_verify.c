@@ -77,8 +77,8 @@ int main(int argc, char **argv)
         int i;
         for (i = 0; i < 100; i++) {
             if ((err = sw_identity_parse(ctx, hdr, len, &id)) != SW_OK ||
-                (err = sw_verify_identity(ctx, v, id, "12025550100", "12025550199", NULL,
-                                          NULL)) != SW_OK)
+                (err = sw_verify_identity(ctx, v, id, "12025550100", "12025550199", NULL, NULL)) !=
+                    SW_OK)
                 return die(ctx, "verify", err);
             sw_identity_free(id);
         }
