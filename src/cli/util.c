@@ -330,3 +330,220 @@ void cli_key_error(const char *cmd, const sw_ctx *ctx, sw_err err, const char *p
         cli_err(cmd, "cannot read key %s: %s: %s", cli_quote(path, q, sizeof(q)),
                 sw_strerror(err), detail);
 }
+
+const char *cli_iso_time(int64_t t, char *buf, size_t size)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+
+    if ((int64_t)tt != t || gmtime_r(&tt, &tm) == NULL ||
+        strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        snprintf(buf, size, "?");
+    return buf;
+}
+
+/* --- fetching certificates ------------------------------------------------------------ */
+
+const char cli_fetch_help[] =
+    "      --ca-file FILE     trust anchors (PEM), e.g. the STI-PA roots; repeatable\n"
+    "      --ca-dir DIR       trust anchors in a hashed directory (openssl rehash)\n"
+    "      --crl FILE         a CRL (PEM or DER) to check revocation with; repeatable\n"
+    "      --no-chain         do not require a chain to a trust anchor (lab use only)\n"
+    "      --no-crl-fetch     do not fetch the certificate's CRL distribution point\n"
+    "      --allow-http       also fetch http:// URLs (default: https only)\n"
+    "      --allow-private    allow loopback, private and special-purpose addresses\n"
+    "      --allow-any-port   allow ports other than 443 and 8443\n"
+    "      --allow-query      allow user information, query and fragment in the URL\n"
+    "      --tls-ca FILE      CA bundle for the HTTPS certificate of the x5u host\n"
+    "                         (default: the system's)\n"
+    "      --timeout SECONDS  how long one fetch may take, connecting included; decimals\n"
+    "                         allowed (default 4, of which at most 2 to connect)\n"
+    "      --cache-dir DIR    keep fetched certificates in DIR and reuse fresh ones\n";
+
+/* Longest --timeout: an hour, far beyond any sensible certificate fetch. */
+#define FETCH_TIMEOUT_MAX_MS 3600000L
+
+/*
+ * Parses SECONDS with up to millisecond precision ("4", "0.5", "2.25"); digits beyond
+ * the third decimal are accepted and dropped. Written by hand rather than with strtod,
+ * which would also take "inf", "0x1p2" and the locale's decimal separator.
+ */
+static int parse_timeout(const char *cmd, const char *s, long *ms)
+{
+    char q[80];
+    const char *p = s;
+    long whole = 0, frac = 0, scale = 100;
+    int digits = 0;
+
+    for (; *p >= '0' && *p <= '9'; p++, digits++) {
+        whole = whole * 10 + (*p - '0');
+        if (whole > FETCH_TIMEOUT_MAX_MS / 1000)
+            goto range;
+    }
+    if (*p == '.') {
+        for (p++; *p >= '0' && *p <= '9'; p++, digits++) {
+            frac += (*p - '0') * scale;
+            scale /= 10;
+        }
+    }
+    if (digits == 0 || *p != '\0') {
+        cli_err(cmd, "--timeout '%s' is not a number of seconds", cli_quote(s, q, sizeof(q)));
+        return -1;
+    }
+    *ms = whole * 1000 + frac;
+    if (*ms < 1 || *ms > FETCH_TIMEOUT_MAX_MS)
+        goto range;
+    return 0;
+range:
+    cli_err(cmd, "--timeout '%s' is out of range (0.001 to %ld seconds)",
+            cli_quote(s, q, sizeof(q)), FETCH_TIMEOUT_MAX_MS / 1000);
+    return -1;
+}
+
+static int add_file(const char *cmd, const char *opt, const char **list, size_t *n,
+                    const char *arg)
+{
+    if (*n >= CLI_FETCH_FILES_MAX) {
+        cli_err(cmd, "%s may be given at most %d times", opt, CLI_FETCH_FILES_MAX);
+        return -1;
+    }
+    list[(*n)++] = arg;
+    return 1;
+}
+
+int cli_fetch_opt(const char *cmd, cli_fetch_opts *fo, int c, const char *arg)
+{
+    int r = 1;
+
+    switch (c) {
+    case CLI_FOPT_CA_FILE:
+        r = add_file(cmd, "--ca-file", fo->ca_files, &fo->n_ca_files, arg);
+        break;
+    case CLI_FOPT_CA_DIR:
+        r = add_file(cmd, "--ca-dir", fo->ca_dirs, &fo->n_ca_dirs, arg);
+        break;
+    case CLI_FOPT_CRL:
+        r = add_file(cmd, "--crl", fo->crl_files, &fo->n_crl_files, arg);
+        break;
+    case CLI_FOPT_ALLOW_HTTP:
+        fo->allow_http = 1;
+        break;
+    case CLI_FOPT_ALLOW_PRIVATE:
+        fo->allow_private = 1;
+        break;
+    case CLI_FOPT_ALLOW_ANY_PORT:
+        fo->allow_any_port = 1;
+        break;
+    case CLI_FOPT_ALLOW_QUERY:
+        fo->allow_query = 1;
+        break;
+    case CLI_FOPT_NO_CHAIN:
+        fo->no_chain = 1;
+        break;
+    case CLI_FOPT_NO_CRL_FETCH:
+        fo->no_crl_fetch = 1;
+        break;
+    case CLI_FOPT_TIMEOUT:
+        r = parse_timeout(cmd, arg, &fo->timeout_ms) == 0 ? 1 : -1;
+        break;
+    case CLI_FOPT_TLS_CA:
+        fo->tls_ca = arg;
+        break;
+    case CLI_FOPT_CACHE_DIR:
+        fo->cache_dir = arg;
+        break;
+    default:
+        return 0;
+    }
+    if (r == 1)
+        fo->given = 1;
+    return r;
+}
+
+int cli_fetch_has_anchors(const cli_fetch_opts *fo)
+{
+    return fo->n_ca_files > 0 || fo->n_ca_dirs > 0;
+}
+
+/* Reports that a file or directory option cannot be used; sets *rc. */
+static void fetch_file_error(const char *cmd, const sw_ctx *ctx, sw_err err, const char *opt,
+                             const char *path, int *rc)
+{
+    const char *detail = sw_errmsg(ctx);
+    char q[200];
+
+    if (detail == NULL || *detail == '\0')
+        detail = sw_strerror(err);
+    cli_err(cmd, "%s %s: %s", opt, cli_quote(path, q, sizeof(q)), detail);
+    *rc = cli_exit_code(err);
+}
+
+sw_verifier *cli_verifier_new(const char *cmd, const cli_fetch_opts *fo, sw_ctx *ctx, int *rc)
+{
+    sw_verifier *v;
+    sw_err err = SW_OK;
+    size_t i;
+
+    if ((v = sw_verifier_new()) == NULL) {
+        cli_err(cmd, "out of memory");
+        *rc = CLI_EXIT_INTERNAL;
+        return NULL;
+    }
+    /* The setters refuse only bad values, and these are all in range. */
+    sw_verifier_set_long(v, SW_OPT_ALLOW_HTTP, fo->allow_http);
+    sw_verifier_set_long(v, SW_OPT_ALLOW_PRIVATE, fo->allow_private);
+    sw_verifier_set_long(v, SW_OPT_ALLOW_ANY_PORT, fo->allow_any_port);
+    sw_verifier_set_long(v, SW_OPT_ALLOW_QUERY, fo->allow_query);
+    sw_verifier_set_long(v, SW_OPT_REQUIRE_CHAIN, !fo->no_chain);
+    sw_verifier_set_long(v, SW_OPT_CRL_FETCH, !fo->no_crl_fetch);
+    if (fo->timeout_ms > 0) {
+        /* One budget for the whole fetch: a slow connect may use all of it. */
+        sw_verifier_set_long(v, SW_OPT_TIMEOUT_MS, fo->timeout_ms);
+        sw_verifier_set_long(v, SW_OPT_CONNECT_TIMEOUT_MS, fo->timeout_ms);
+    }
+    if ((fo->tls_ca != NULL && (err = sw_verifier_set_str(v, SW_OPT_TLS_CA_FILE, fo->tls_ca))) ||
+        (fo->cache_dir != NULL &&
+         (err = sw_verifier_set_str(v, SW_OPT_CACHE_DIR, fo->cache_dir)))) {
+        cli_err(cmd, "%s", sw_strerror(err));
+        *rc = cli_exit_code(err);
+        goto fail;
+    }
+    for (i = 0; i < fo->n_ca_files; i++)
+        if ((err = sw_verifier_load_ca_file(v, ctx, fo->ca_files[i])) != SW_OK) {
+            fetch_file_error(cmd, ctx, err, "--ca-file", fo->ca_files[i], rc);
+            goto fail;
+        }
+    for (i = 0; i < fo->n_ca_dirs; i++)
+        if ((err = sw_verifier_load_ca_dir(v, ctx, fo->ca_dirs[i])) != SW_OK) {
+            fetch_file_error(cmd, ctx, err, "--ca-dir", fo->ca_dirs[i], rc);
+            goto fail;
+        }
+    for (i = 0; i < fo->n_crl_files; i++)
+        if ((err = sw_verifier_load_crl_file(v, ctx, fo->crl_files[i])) != SW_OK) {
+            fetch_file_error(cmd, ctx, err, "--crl", fo->crl_files[i], rc);
+            goto fail;
+        }
+    return v;
+fail:
+    sw_verifier_free(v);
+    return NULL;
+}
+
+const char *cli_fetch_detail(const cli_fetch_opts *fo, const sw_ctx *ctx, sw_err err, char *buf,
+                             size_t size)
+{
+    const char *detail = sw_errmsg(ctx);
+
+    if (detail == NULL)
+        detail = "";
+    /*
+     * Without anchors the library can only say that none are configured; the user needs
+     * to know which option gives them.
+     */
+    if (err == SW_ERR_CERT_UNTRUSTED && !fo->no_chain && !cli_fetch_has_anchors(fo))
+        snprintf(buf, size, "%s%suse --ca-file/--ca-dir with your STI-PA trust anchors", detail,
+                 *detail ? "; " : "");
+    else
+        snprintf(buf, size, "%s", detail);
+    return buf;
+}

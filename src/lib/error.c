@@ -24,9 +24,12 @@ struct sw_err_info {
 
 static const struct sw_err_info *err_info(sw_err err)
 {
-    static const struct sw_err_info unknown = {
-        "UNKNOWN", "unknown error",         SW_CLASS_INTERNAL,
-        500,       "Server Internal Error", "No-TN-Validation"};
+    static const struct sw_err_info unknown = {.name = "UNKNOWN",
+                                               .text = "unknown error",
+                                               .cls = SW_CLASS_INTERNAL,
+                                               .status = 500,
+                                               .reason = "Server Internal Error",
+                                               .verstat = "No-TN-Validation"};
     switch (err) {
 #define SW_XX_INFO(name, num, cls, status, reason, verstat, text)                                  \
     case SW_ERR_##name: {                                                                          \
