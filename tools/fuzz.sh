@@ -1,14 +1,17 @@
 #!/bin/sh
-# fuzz.sh - builds and runs the libFuzzer target for the Identity header parser.
+# fuzz.sh - builds and runs the libFuzzer targets: fuzz_identity (the Identity header
+# parser and verifier) and fuzz_tnauth (the TNAuthList reader and the certificate loader,
+# what an x5u host sends us).
 #
-#   tools/fuzz.sh [SECONDS]        (default 60)
+#   tools/fuzz.sh [SECONDS]        (default 60, for each target)
 #
-# Compiles src/lib/*.c directly with the fuzzer (no autotools needed) into build-fuzz/,
-# runs it over a copy of tests/fuzz/corpus/identity/ (the committed seeds stay as they
-# are; new inputs land in build-fuzz/corpus/), and exits non-zero when it finds a crash,
-# a leak or undefined behaviour. The crashing input is left in build-fuzz/artifacts/.
-# Needs clang with libFuzzer (Debian 12: clang-14, libclang-rt-14-dev), libssl-dev and
-# libjansson-dev. CC=clang-15 tools/fuzz.sh picks another compiler.
+# Compiles src/lib/*.c directly with each fuzzer (no autotools needed) into build-fuzz/,
+# runs it over a copy of its seeds tests/fuzz/corpus/NAME/ (the committed seeds stay as
+# they are; new inputs land in build-fuzz/corpus/NAME/), and exits non-zero when a target
+# finds a crash, a leak or undefined behaviour. The crashing input is left in
+# build-fuzz/artifacts/. Both targets run even when the first one fails.
+# Needs clang with libFuzzer (Debian 12: clang-14, libclang-rt-14-dev), libssl-dev,
+# libjansson-dev and libcurl4-openssl-dev. CC=clang-15 tools/fuzz.sh picks another compiler.
 set -eu
 
 seconds=${1:-60}
@@ -19,29 +22,45 @@ esac
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=$top/build-fuzz
 cc=${CC:-clang}
-mkdir -p "$build/corpus" "$build/artifacts"
+mkdir -p "$build/artifacts"
 
-# The library needs jansson and libcrypto; libcurl and libssl only once it fetches x5u.
+# The library needs jansson and libcrypto; libcurl and libssl since it fetches x5u (the
+# verifier's fetch thread also needs -pthread).
 pkgs="jansson libcrypto"
 if grep -qE '#include [<"]curl/' "$top"/src/lib/*.[ch]; then pkgs="$pkgs libcurl"; fi
 if grep -qE '#include [<"]openssl/ssl.h' "$top"/src/lib/*.[ch]; then pkgs="$pkgs libssl"; fi
+# shellcheck disable=SC2086  # the package list is meant to be split
+libs=$(pkg-config --cflags --libs $pkgs)
 
-# shellcheck disable=SC2046,SC2086  # the package list and pkg-config output are meant to be split
-"$cc" -g -O1 -fno-omit-frame-pointer \
-    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-    -I"$top/src/lib" \
-    "$top"/src/lib/*.c "$top/tests/fuzz/fuzz_identity.c" \
-    $(pkg-config --cflags --libs $pkgs) -lpthread \
-    -o "$build/fuzz_identity"
+# build NAME: tests/fuzz/NAME.c with the whole library into build-fuzz/NAME.
+build() {
+    echo "fuzz.sh: building $1" >&2
+    # shellcheck disable=SC2086  # pkg-config output is meant to be split
+    "$cc" -g -O1 -fno-omit-frame-pointer \
+        -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+        -I"$top/src/lib" \
+        "$top"/src/lib/*.c "$top/tests/fuzz/$1.c" \
+        $libs -pthread \
+        -o "$build/$1"
+}
 
-cp "$top"/tests/fuzz/corpus/identity/* "$build/corpus/"
+# run NAME SEEDS MAX_LEN: fuzzes for $seconds s; 0 when nothing was found.
+run() {
+    mkdir -p "$build/corpus/$2"
+    cp "$top/tests/fuzz/corpus/$2"/* "$build/corpus/$2/"
+    echo "fuzz.sh: running $1 for $seconds s" >&2
+    (cd "$build" && "./$1" -max_len="$3" -max_total_time="$seconds" \
+        -artifact_prefix="$build/artifacts/$1-" -print_final_stats=1 "corpus/$2")
+}
 
-echo "fuzz.sh: running fuzz_identity for $seconds s" >&2
-status=0
-(cd "$build" && ./fuzz_identity -max_len=10000 -max_total_time="$seconds" \
-    -artifact_prefix="$build/artifacts/" -print_final_stats=1 corpus) || status=$?
-if [ "$status" -ne 0 ]; then
-    echo "fuzz.sh: the fuzzer failed (exit $status); see $build/artifacts/" >&2
+build fuzz_identity
+build fuzz_tnauth
+
+failed=
+run fuzz_identity identity 10000 || failed="$failed fuzz_identity"
+run fuzz_tnauth tnauth 8192 || failed="$failed fuzz_tnauth"
+if [ -n "$failed" ]; then
+    echo "fuzz.sh: failed:$failed; see $build/artifacts/" >&2
     exit 1
 fi
-echo "fuzz.sh: no crash in $seconds s" >&2
+echo "fuzz.sh: no crash in $seconds s per target" >&2

@@ -161,7 +161,11 @@ enum {
     CLI_FOPT_CACHE_DIR,
 };
 
-/* The getopt_long rows of those options, for a command's table (no trailing comma). */
+/*
+ * The getopt_long rows of those options, for a command's table (no trailing comma); kept
+ * one row a line, like the tables they are pasted into.
+ */
+/* clang-format off */
 #define CLI_FETCH_LONGOPTS                                                                         \
     {"ca-file", required_argument, NULL, CLI_FOPT_CA_FILE},                                        \
     {"ca-dir", required_argument, NULL, CLI_FOPT_CA_DIR},                                          \
@@ -175,6 +179,7 @@ enum {
     {"timeout", required_argument, NULL, CLI_FOPT_TIMEOUT},                                        \
     {"tls-ca", required_argument, NULL, CLI_FOPT_TLS_CA},                                          \
     {"cache-dir", required_argument, NULL, CLI_FOPT_CACHE_DIR}
+/* clang-format on */
 
 /* The help lines of those options (indented like the commands' own option lists). */
 extern const char cli_fetch_help[];

@@ -1,12 +1,13 @@
 /*
- * cmd_check.c - "stirwire check": verifies an Identity header value with a given key.
+ * cmd_check.c - "stirwire check": verifies an Identity header value, with the
+ * certificate behind its info URL (fetched and validated by the library's verifier) or
+ * with a key given by --key.
  *
  * The verdict is printed on stdout (one "valid: ..." / "invalid: ..." line, or one JSON
  * object with --json) and the exit code is the error class of the outcome, so scripts
- * can act on the kind of failure. Problems with the tool's own inputs (options, the key
- * file) are not verdicts: they go to stderr only. The key is required for now; fetching
- * the certificate from the info URL belongs to a later release, and until then a
- * missing --key is the certificate class (8), as an unreachable certificate would be.
+ * can act on the kind of failure. Problems with the tool's own inputs (options, the key,
+ * CA or CRL files) are not verdicts: they go to stderr only. Everything is read and set
+ * up before the network is touched, so a typo in an option never causes a fetch.
  */
 #include <getopt.h>
 #include <stdlib.h>
@@ -23,18 +24,27 @@
 void cmd_check_usage(FILE *out)
 {
     fprintf(out,
-            "Usage: %s check [--key FILE] [--max-age SECONDS] [--skew SECONDS] [--now SECONDS]\n"
-            "                [--orig TN] [--dest TN] [--json] [--input FILE] [IDENTITY | -]\n"
+            "Usage: %s check [--ca-file FILE | --ca-dir DIR]... [fetch options] [check options]\n"
+            "                [IDENTITY | -]\n"
+            "       %s check --key FILE [check options] [IDENTITY | -]\n"
             "\n"
             "Verifies a SIP Identity header value (RFC 8224, SHAKEN): JWT header, freshness of\n"
-            "iat, claims, and the ES256 signature. IDENTITY is the header value; '-' or none\n"
-            "reads it from standard input (at most %d KiB). A leading \"Identity:\" or \"y:\"\n"
-            "header name and trailing white space are ignored.\n"
+            "iat, claims, then the certificate and the ES256 signature. IDENTITY is the header\n"
+            "value; '-' or none reads it from standard input (at most %d KiB). A leading\n"
+            "\"Identity:\" or \"y:\" header name and trailing white space are ignored.\n"
             "\n"
-            "Options:\n"
-            "  -k, --key FILE         public key, certificate (PEM or DER) or private key to\n"
-            "                         verify with (required: fetching the certificate from the\n"
-            "                         info URL comes in a later release)\n"
+            "Without --key the certificate is fetched from the info URL and must chain to a\n"
+            "trust anchor given with --ca-file or --ca-dir (the STI-PA roots), carry a\n"
+            "TNAuthList with an SPC and the SHAKEN policy, be P-256, not revoked, and valid at\n"
+            "iat. The URL must be https, port 443 or 8443, on a public address, unless an\n"
+            "--allow option relaxes that.\n"
+            "\n"
+            "Fetch options (not with --key):\n"
+            "%s"
+            "\n"
+            "Check options:\n"
+            "  -k, --key FILE         verify with this public key, certificate (PEM or DER) or\n"
+            "                         private key instead of fetching; no certificate checks\n"
             "      --max-age SECONDS  how old iat may be (default 60)\n"
             "      --skew SECONDS     how far iat may lie in the future (default 5)\n"
             "      --now SECONDS      verify as if the time were this Unix time\n"
@@ -44,9 +54,10 @@ void cmd_check_usage(FILE *out)
             "  -i, --input FILE       read IDENTITY from FILE\n"
             "  -h, --help             print this help\n"
             "\n"
-            "Prints \"valid: ...\" or \"invalid: <error>: <detail> (SIP <status> <reason>)\".\n"
+            "Prints \"valid: ..., spc SPC, x5u URL\" or\n"
+            "\"invalid: <error>: <detail> (SIP <status> <reason>)\".\n"
             "\n%s",
-            CLI_PROG, CLI_INPUT_MAX / 1024, cli_exit_help);
+            CLI_PROG, CLI_PROG, CLI_INPUT_MAX / 1024, cli_fetch_help, cli_exit_help);
 }
 
 /* Checks that a --orig / --dest value is a telephone number; exit code. */
@@ -65,8 +76,14 @@ static int check_tn(const char *opt, const char *tn)
     return CLI_EXIT_OK;
 }
 
-static void print_text(sw_err err, const char *detail, const sw_passport *pp)
+/* The certificate side of a verdict: the SPC (NULL with --key) and the info URL. */
+typedef struct {
+    const char *spc, *x5u;
+} cert_info;
+
+static void print_text(sw_err err, const char *detail, const sw_passport *pp, const cert_info *ci)
 {
+    char spc[SW_TN_MAX + 8] = "";
     int status = sw_err_sip_status(err);
     char sip[96] = "";
     char dest[512] = "";
@@ -80,11 +97,15 @@ static void print_text(sw_err err, const char *detail, const sw_passport *pp)
             snprintf(dest + used, sizeof(dest) - used, "%s%s", i > 0 ? "," : "",
                      tn != NULL ? tn : "?");
         }
-        cli_line(stdout, "valid: attest %c, orig %s, dest %s, iat %lld, origid %s",
+        /* No SPC with --key: the key says nothing about who holds it. */
+        if (ci->spc != NULL)
+            snprintf(spc, sizeof(spc), ", spc %s", ci->spc);
+        cli_line(stdout, "valid: attest %c, orig %s, dest %s, iat %lld, origid %s%s, x5u %s",
                  sw_passport_attest(pp) ? sw_passport_attest(pp) : '?',
                  sw_passport_orig_tn(pp) ? sw_passport_orig_tn(pp) : "?", dest,
                  (long long)sw_passport_iat(pp),
-                 sw_passport_origid(pp) ? sw_passport_origid(pp) : "(none)");
+                 sw_passport_origid(pp) ? sw_passport_origid(pp) : "(none)", spc,
+                 ci->x5u != NULL ? ci->x5u : "(none)");
         return;
     }
     if (status != 0)
@@ -139,7 +160,7 @@ static json_t *claims_json(const sw_identity *id)
 }
 
 /* Prints the verdict as JSON; exit code (internal error when it cannot be printed). */
-static int print_json(sw_err err, const char *detail, const sw_identity *id)
+static int print_json(sw_err err, const char *detail, const sw_identity *id, const cert_info *ci)
 {
     json_t *o = json_object(), *pass;
     int status = sw_err_sip_status(err);
@@ -160,9 +181,11 @@ static int print_json(sw_err err, const char *detail, const sw_identity *id)
     /* A Reason header explains a failure; a valid call has none. */
     if (err != SW_OK)
         rlen = sw_err_reason_header(err, reason, sizeof(reason));
-    jset(o, "reason_header", rlen > 0 && rlen < sizeof(reason) ? cli_json_str(reason)
-                                                                : json_null());
+    jset(o, "reason_header",
+         rlen > 0 && rlen < sizeof(reason) ? cli_json_str(reason) : json_null());
     jset(o, "verstat", cli_json_str(sw_err_verstat(err)));
+    jset(o, "spc", cli_json_str(ci->spc));
+    jset(o, "x5u", cli_json_str(ci->x5u));
     if (id != NULL && sw_identity_passport(id) != NULL) {
         /*
          * "passport" holds the decoded JWT header and payload as received, unknown claims
@@ -189,14 +212,15 @@ nomem:
     return CLI_EXIT_INTERNAL;
 }
 
-static int verdict(int json, sw_err err, const char *detail, const sw_identity *id)
+static int verdict(int json, sw_err err, const char *detail, const sw_identity *id, const char *spc)
 {
     int rc = cli_exit_code(err);
+    cert_info ci = {spc, id != NULL ? sw_identity_info(id) : NULL};
 
     if (json)
-        rc = print_json(err, detail, id);
+        rc = print_json(err, detail, id, &ci);
     else
-        print_text(err, detail, id != NULL ? sw_identity_passport(id) : NULL);
+        print_text(err, detail, id != NULL ? sw_identity_passport(id) : NULL, &ci);
     if (fflush(stdout) != 0) {
         cli_err(CMD, "cannot write to standard output");
         if (rc == CLI_EXIT_OK)
@@ -218,19 +242,24 @@ int cmd_check(int argc, char **argv)
         {"json", no_argument, NULL, OPT_JSON},
         {"input", required_argument, NULL, 'i'},
         {"help", no_argument, NULL, 'h'},
+        CLI_FETCH_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
+    cli_fetch_opts fo = {0};
     const char *keyfile = NULL, *orig = NULL, *dest = NULL, *input = NULL, *arg = NULL;
     int64_t max_age = -1, skew = -1, now = -1;
-    int json = 0, c, rc;
+    int json = 0, c, rc = CLI_EXIT_OK, taken;
     char q[80];
-    char msg[256];
+    char msg[1100];
     char *owned = NULL;
     const char *value;
     size_t len;
     sw_ctx *ctx = NULL;
     sw_pubkey *pub = NULL;
+    sw_verifier *v = NULL;
     sw_identity *id = NULL;
+    const char *detail, *spc = NULL;
+    char fetch_detail[1024];
     sw_err err;
 
     opterr = 0;
@@ -267,7 +296,10 @@ int cmd_check(int argc, char **argv)
             cmd_check_usage(stdout);
             return CLI_EXIT_OK;
         default:
-            return cli_getopt_error(CMD, c, argc, argv);
+            if ((taken = cli_fetch_opt(CMD, &fo, c, optarg)) < 0)
+                return CLI_EXIT_USAGE;
+            if (taken == 0)
+                return cli_getopt_error(CMD, c, argc, argv);
         }
     }
     if (optind < argc)
@@ -284,10 +316,10 @@ int cmd_check(int argc, char **argv)
     if ((rc = check_tn("--orig", orig)) != CLI_EXIT_OK ||
         (rc = check_tn("--dest", dest)) != CLI_EXIT_OK)
         return rc;
-    if (keyfile == NULL) {
-        cli_err(CMD, "a key is needed: give --key FILE (a public key or certificate); fetching "
-                     "the certificate from the info URL comes in a later release");
-        return cli_exit_code(SW_ERR_CERT_UNAVAILABLE);
+    if (keyfile != NULL && fo.given) {
+        cli_err(CMD, "--key verifies with that key; the fetch options (--ca-file, --allow-..., "
+                     "...) are for verifying through the info URL: give one or the other");
+        return CLI_EXIT_USAGE;
     }
 
     if ((ctx = sw_ctx_new()) == NULL) {
@@ -300,11 +332,13 @@ int cmd_check(int argc, char **argv)
         sw_ctx_set_future_skew(ctx, skew);
     if (now > 0)
         sw_ctx_set_now(ctx, now);
-    if ((err = sw_pubkey_load_file(ctx, keyfile, &pub)) != SW_OK) {
+    if (keyfile != NULL && (err = sw_pubkey_load_file(ctx, keyfile, &pub)) != SW_OK) {
         cli_key_error(CMD, ctx, err, keyfile);
         rc = cli_exit_code(err);
         goto out;
     }
+    if (keyfile == NULL && (v = cli_verifier_new(CMD, &fo, ctx, &rc)) == NULL)
+        goto out;
 
     err = cli_get_identity(arg, input, &owned, &value, &len, msg, sizeof(msg));
     if (err == SW_ERR_IO || err == SW_ERR_NOMEM) {
@@ -314,30 +348,40 @@ int cmd_check(int argc, char **argv)
     }
     if (err != SW_OK) {
         /* Too long or empty: a verdict about the Identity, like the library's own. */
-        rc = verdict(json, err, msg, NULL);
+        rc = verdict(json, err, msg, NULL, NULL);
         goto out;
     }
     if ((err = sw_identity_parse(ctx, value, len, &id)) != SW_OK) {
-        rc = verdict(json, err, sw_errmsg(ctx), NULL);
+        rc = verdict(json, err, sw_errmsg(ctx), NULL, NULL);
         goto out;
     }
-    err = sw_verify(ctx, id, pub, orig, dest);
+    if (pub != NULL) {
+        err = sw_verify(ctx, id, pub, orig, dest);
+        detail = sw_errmsg(ctx);
+    } else {
+        err = sw_verify_identity_wait(ctx, v, id, orig, dest);
+        detail = cli_fetch_detail(&fo, ctx, err, fetch_detail, sizeof(fetch_detail));
+        spc = sw_ctx_last_spc(ctx);
+    }
     if (err != SW_OK && sw_identity_is_compact(id)) {
         /*
          * The compact form carries no claims: a proxy rebuilds them from the SIP message,
          * which check does not have. Say so, or the failure would look like a bad token.
          */
-        snprintf(msg, sizeof(msg), "compact form, whose claims come from the SIP message "
-                                   "(not available to check): %s", sw_errmsg(ctx));
-        rc = verdict(json, err, msg, id);
+        snprintf(msg, sizeof(msg),
+                 "compact form, whose claims come from the SIP message "
+                 "(not available to check): %s",
+                 detail);
+        rc = verdict(json, err, msg, id, spc);
     } else {
-        rc = verdict(json, err, err == SW_OK ? "" : sw_errmsg(ctx), id);
+        rc = verdict(json, err, err == SW_OK ? "" : detail, id, spc);
     }
 
 out:
     sw_identity_free(id);
     free(owned);
     sw_pubkey_free(pub);
+    sw_verifier_free(v);
     sw_ctx_free(ctx);
     return rc;
 }

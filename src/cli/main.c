@@ -24,6 +24,8 @@ static const cli_cmd commands[] = {
     {"check", "verify an Identity header value", cmd_check, cmd_check_usage},
     {"decode", "print an Identity header value as JSON, without verifying", cmd_decode,
      cmd_decode_usage},
+    {"cert", "show an STI certificate (file or x5u URL) and whether it is valid", cmd_cert,
+     cmd_cert_usage},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

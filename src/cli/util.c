@@ -1,6 +1,7 @@
 /*
  * util.c - helpers the stirwire subcommands share: one-line error messages, strict
- * number parsing, bounded reading of an Identity from an argument, stdin or a file.
+ * number parsing, bounded reading of an Identity from an argument, stdin or a file, and
+ * the options that set up a certificate verifier (check without --key, cert URL).
  *
  * Everything a subcommand prints about its input passes through here, so that no input,
  * however long or strange, can turn an error into more than one line or a crash. Input
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "cli.h"
 
@@ -26,7 +28,7 @@ const char cli_exit_help[] =
     "  5  stale or future-dated PASSporT\n"
     "  6  claims missing or not matching the call (--orig, --dest)\n"
     "  7  signature does not verify\n"
-    "  8  certificate or info problem (also: no key to verify with)\n"
+    "  8  certificate or info problem (cannot be fetched, untrusted, expired, revoked...)\n"
     "  9  internal error\n";
 
 /* Replaces bytes that could break a one-line message. */
@@ -327,8 +329,8 @@ void cli_key_error(const char *cmd, const sw_ctx *ctx, sw_err err, const char *p
     if (detail == NULL || *detail == '\0' || strcmp(detail, sw_strerror(err)) == 0)
         cli_err(cmd, "cannot read key %s: %s", cli_quote(path, q, sizeof(q)), sw_strerror(err));
     else
-        cli_err(cmd, "cannot read key %s: %s: %s", cli_quote(path, q, sizeof(q)),
-                sw_strerror(err), detail);
+        cli_err(cmd, "cannot read key %s: %s: %s", cli_quote(path, q, sizeof(q)), sw_strerror(err),
+                detail);
 }
 
 const char *cli_iso_time(int64_t t, char *buf, size_t size)
@@ -400,8 +402,7 @@ range:
     return -1;
 }
 
-static int add_file(const char *cmd, const char *opt, const char **list, size_t *n,
-                    const char *arg)
+static int add_file(const char *cmd, const char *opt, const char **list, size_t *n, const char *arg)
 {
     if (*n >= CLI_FETCH_FILES_MAX) {
         cli_err(cmd, "%s may be given at most %d times", opt, CLI_FETCH_FILES_MAX);

@@ -31,9 +31,22 @@
 
 enum { E_FETCHING, E_GOOD, E_BAD };
 
+/*
+ * The blocking calls wait on a waitsync: finish() fills it in under the lock (result,
+ * detail, a certificate reference), so a waiting caller gets exactly the outcome of the
+ * fetch it waited for, even when the cache does not keep it (a TTL of 0).
+ */
+struct waitsync {
+    int done;
+    sw_err result;
+    sw_cert *cert;
+    char msg[256];
+};
+
 struct swi_waiter {
     sw_fetch_cb cb;
     void *arg;
+    struct waitsync *sync;
     struct swi_waiter *next;
 };
 
@@ -391,7 +404,7 @@ static sw_err start_thread(sw_verifier *v, sw_ctx *ctx)
 static void finish(sw_verifier *v, struct swi_entry *e, sw_err err, const char *msg, sw_cert *cert,
                    int64_t expires)
 {
-    struct swi_waiter *w, *n;
+    struct swi_waiter *w, *n, *callbacks = NULL;
 
     pthread_mutex_lock(&v->lock);
     e->state = err == SW_OK ? E_GOOD : E_BAD;
@@ -404,12 +417,24 @@ static void finish(sw_verifier *v, struct swi_entry *e, sw_err err, const char *
         v->stats.fetch_failures++;
     }
     e->expires = expires;
-    w = e->waiters;
+    for (w = e->waiters; w != NULL; w = n) {
+        n = w->next;
+        if (w->sync != NULL) {
+            w->sync->done = 1;
+            w->sync->result = err;
+            w->sync->cert = err == SW_OK ? swi_cert_ref(e->cert) : NULL;
+            snprintf(w->sync->msg, sizeof(w->sync->msg), "%s", e->errmsg);
+            free(w);
+        } else {
+            w->next = callbacks;
+            callbacks = w;
+        }
+    }
     e->waiters = NULL;
     evict(v);
     pthread_cond_broadcast(&v->cond);
     pthread_mutex_unlock(&v->lock);
-    for (; w != NULL; w = n) {
+    for (w = callbacks; w != NULL; w = n) {
         n = w->next;
         w->cb(w->arg, err);
         free(w);
@@ -768,8 +793,8 @@ static void *fetch_thread(void *arg)
 
 /* --- public lookups -------------------------------------------------------------------- */
 
-sw_err sw_verifier_get_cert(sw_verifier *v, sw_ctx *ctx, const char *url, sw_fetch_cb cb, void *arg,
-                            sw_cert **out)
+static sw_err get_cert(sw_verifier *v, sw_ctx *ctx, const char *url, sw_fetch_cb cb, void *arg,
+                       struct waitsync *sync, sw_cert **out)
 {
     int64_t now = (int64_t)time(NULL);
     struct swi_entry *e;
@@ -808,13 +833,14 @@ sw_err sw_verifier_get_cert(sw_verifier *v, sw_ctx *ctx, const char *url, sw_fet
         pthread_mutex_unlock(&v->lock);
         return swi_fail(ctx, err, "%s (failure remembered for %lld s more)", msg, (long long)left);
     }
-    if (cb != NULL && (w = calloc(1, sizeof(*w))) == NULL) {
+    if ((cb != NULL || sync != NULL) && (w = calloc(1, sizeof(*w))) == NULL) {
         pthread_mutex_unlock(&v->lock);
         return swi_fail(ctx, SW_ERR_NOMEM, "out of memory");
     }
     if (w != NULL) {
         w->cb = cb;
         w->arg = arg;
+        w->sync = sync;
     }
     if (e != NULL && e->state == E_FETCHING) {
         if (w != NULL) {
@@ -825,7 +851,12 @@ sw_err sw_verifier_get_cert(sw_verifier *v, sw_ctx *ctx, const char *url, sw_fet
         return SW_ERR_PENDING;
     }
     /* A miss: the policy is checked before anything is queued (and never cached). */
-    if ((err = swi_url_allowed(ctx, &v->policy, url)) != SW_OK) {
+    if (v->require_chain && !v->anchors)
+        err = swi_fail(ctx, SW_ERR_CERT_UNTRUSTED,
+                       "no trust anchors are configured (CA file or directory) to check %s", url);
+    else
+        err = swi_url_allowed(ctx, &v->policy, url);
+    if (err != SW_OK) {
         pthread_mutex_unlock(&v->lock);
         free(w);
         return err;
@@ -865,41 +896,28 @@ sw_err sw_verifier_get_cert(sw_verifier *v, sw_ctx *ctx, const char *url, sw_fet
     return swi_fail(ctx, SW_ERR_PENDING, "fetching %s", url);
 }
 
-struct waitsync {
-    sw_verifier *v;
-    int done;
-    sw_err result;
-};
-
-static void wake(void *arg, sw_err result)
+sw_err sw_verifier_get_cert(sw_verifier *v, sw_ctx *ctx, const char *url, sw_fetch_cb cb, void *arg,
+                            sw_cert **out)
 {
-    struct waitsync *ws = arg;
-
-    pthread_mutex_lock(&ws->v->lock);
-    ws->done = 1;
-    ws->result = result;
-    pthread_cond_broadcast(&ws->v->cond);
-    pthread_mutex_unlock(&ws->v->lock);
+    return get_cert(v, ctx, url, cb, arg, NULL, out);
 }
 
 sw_err sw_verifier_get_cert_wait(sw_verifier *v, sw_ctx *ctx, const char *url, sw_cert **out)
 {
-    struct waitsync ws = {v, 0, SW_OK};
-    int round;
-    sw_err err = SW_ERR_PENDING;
+    struct waitsync ws;
+    sw_err err;
 
-    /* a few rounds: with a negative TTL of 0 the failure is not cached for the re-ask */
-    for (round = 0; round < 3; round++) {
-        ws.done = 0;
-        if ((err = sw_verifier_get_cert(v, ctx, url, wake, &ws, out)) != SW_ERR_PENDING)
-            return err;
-        pthread_mutex_lock(&v->lock);
-        while (!ws.done)
-            pthread_cond_wait(&v->cond, &v->lock);
-        pthread_mutex_unlock(&v->lock);
-    }
-    return swi_fail(ctx, ws.result == SW_OK ? SW_ERR_CERT_CONNECT : ws.result,
-                    "certificate for %s: %s", url, sw_strerror(ws.result));
+    memset(&ws, 0, sizeof(ws));
+    if ((err = get_cert(v, ctx, url, NULL, NULL, &ws, out)) != SW_ERR_PENDING)
+        return err;
+    pthread_mutex_lock(&v->lock);
+    while (!ws.done)
+        pthread_cond_wait(&v->cond, &v->lock);
+    pthread_mutex_unlock(&v->lock);
+    *out = ws.cert;
+    if (ws.result != SW_OK)
+        return swi_fail(ctx, ws.result, "%s", ws.msg);
+    return SW_OK;
 }
 
 /* --- full verification ----------------------------------------------------------------- */
