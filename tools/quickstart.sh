@@ -34,13 +34,24 @@ if [ -f "$top/config.status" ]; then
     builddir="$top"
 else
     builddir="$top/build"
+    if [ ! -x configure ] || [ ! -f Makefile.in ] || [ configure.ac -nt configure ] ||
+        [ Makefile.am -nt Makefile.in ]; then
+        echo "generating configure (autoreconf -fi)"
+        if ! autoreconf -fi >/dev/null 2>"$builddir.autoreconf.log"; then
+            cat "$builddir.autoreconf.log" >&2
+            echo "quickstart: autoreconf failed (messages above)" >&2
+            exit 1
+        fi
+        rm -f "$builddir.autoreconf.log"
+    fi
     if [ ! -f "$builddir/Makefile" ]; then
-        [ -x "$top/configure" ] || autoreconf -fi >/dev/null
+        echo "configuring in build/"
         mkdir -p "$builddir"
         (cd "$builddir" && "$top/configure" -q)
     fi
 fi
-make -C "$builddir" -s -j2 >/dev/null
+# Only the tool is needed here; "make" in build/ builds everything else.
+make -C "$builddir" -s -j2 src/cli/stirwire >/dev/null
 sw="$builddir/src/cli/stirwire"
 echo "built $sw"
 

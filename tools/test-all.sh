@@ -106,12 +106,16 @@ fi
 done_stage
 
 banner distcheck "make distcheck in build/"
-if ! make -C "$top/build" -s -j"$jobs" distcheck; then
+# distcheck is chatty even with -s (libtool install lines): keep its output in a log.
+if ! make -C "$top/build" -s -j"$jobs" distcheck >"$top/build/distcheck.out" 2>&1; then
+    tail -n 60 "$top/build/distcheck.out" >&2
     for d in "$top"/build/stirwire-*/_build/sub; do
         [ -d "$d" ] && show_failed_logs "$d"
     done
-    die "make distcheck failed"
+    die "make distcheck failed (end of build/distcheck.out above)"
 fi
+grep -A1 'archives ready for distribution' "$top/build/distcheck.out" | tail -n 1 |
+    sed 's/^/tarball: build\//' || true
 done_stage
 
 stage=""

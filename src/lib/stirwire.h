@@ -445,7 +445,7 @@ sw_err sw_verify_identity_wait(sw_ctx *ctx, sw_verifier *v, const sw_identity *i
 /* The SPC of the certificate used by the last sw_verify_identity*() on ctx, or NULL. */
 const char *sw_ctx_last_spc(const sw_ctx *ctx);
 
-/* Counters, for logs and tests. */
+/* Counters, for logs and tests. fetches counts x5u downloads, crl_fetches CRL ones. */
 typedef struct {
     uint64_t cache_hits, cache_misses, fetches, fetch_failures, negative_hits, crl_fetches;
 } sw_verifier_stats;

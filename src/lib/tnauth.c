@@ -33,6 +33,9 @@ static int der_header(const unsigned char **p, const unsigned char *end, unsigne
             return -1;
         for (n = 0, i = 0; i < k; i++)
             n = n << 8 | (*p)[i];
+        /* DER: the shortest length form only (X.690 10.1) */
+        if ((*p)[0] == 0 || n < 128)
+            return -1;
         *p += k;
     }
     if ((size_t)(end - *p) < n)

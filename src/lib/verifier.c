@@ -647,9 +647,11 @@ static void xfer_done(sw_verifier *v, struct swi_xfer *x, CURLcode rc)
     int64_t now = (int64_t)time(NULL), ttl = v->min_ttl;
     sw_err err;
 
-    pthread_mutex_lock(&v->lock);
-    v->stats.fetches++;
-    pthread_mutex_unlock(&v->lock);
+    if (!x->is_crl) { /* CRL downloads are counted in crl_fetches */
+        pthread_mutex_lock(&v->lock);
+        v->stats.fetches++;
+        pthread_mutex_unlock(&v->lock);
+    }
     err = swi_xfer_result(v->tctx, x, rc);
     if (x->is_crl) {
         crl_done(v, x, err);

@@ -456,12 +456,17 @@ static void expect_policy_refusal(sw_verifier *v, const char *u)
 
 static void http_url_is_refused_by_default(void **state)
 {
+    /* the default policy, with trust anchors (without them nothing is even considered) */
     sw_verifier *v = sw_verifier_new();
+    sw_ctx *ctx = sw_ctx_new();
     const char *hostport = strstr(base_url, "://");
-    char *u = fmt("http%s/sp-chain.pem", hostport);
+    char *u = fmt("http%s/sp-chain.pem", hostport), *root = pki("root.pem");
 
+    assert_int_equal(sw_verifier_load_ca_file(v, ctx, root), SW_OK);
     expect_policy_refusal(v, u);
+    free(root);
     free(u);
+    sw_ctx_free(ctx);
     sw_verifier_free(v);
 }
 
@@ -569,10 +574,14 @@ static void wrongpolicy_chain_lacks_the_policy(void **state)
 static void no_trust_anchors_is_untrusted(void **state)
 {
     sw_verifier *v = bare_verifier();
+    long before = server_total();
 
     assert_int_equal(sw_verifier_set_long(v, SW_OPT_ALLOW_PRIVATE, 1), SW_OK);
     assert_int_equal(sw_verifier_set_long(v, SW_OPT_ALLOW_ANY_PORT, 1), SW_OK);
     assert_int_equal(get(v, "/sp-chain.pem"), SW_ERR_CERT_UNTRUSTED);
+    /* nothing could be trusted, so nothing was fetched */
+    assert_int_equal(stats(v).fetches, 0);
+    assert_int_equal(server_total(), before);
     sw_verifier_free(v);
 }
 
