@@ -95,8 +95,7 @@ int cmd_decode(int argc, char **argv)
         goto out;
     }
     if ((err = sw_identity_to_json(ctx, id, &text)) != SW_OK) {
-        cli_err(CMD, "cannot show the Identity as JSON: %s: %s", sw_strerror(err),
-                sw_errmsg(ctx));
+        cli_err(CMD, "cannot show the Identity as JSON: %s: %s", sw_strerror(err), sw_errmsg(ctx));
         rc = cli_exit_code(err);
         goto out;
     }

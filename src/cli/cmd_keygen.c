@@ -53,8 +53,7 @@ static int open_new(const char *path, mode_t mode, int force)
             cli_err(CMD, "%s already exists; use --force to overwrite it",
                     cli_quote(path, q, sizeof(q)));
         else
-            cli_err(CMD, "cannot create %s: %s", cli_quote(path, q, sizeof(q)),
-                    strerror(errno));
+            cli_err(CMD, "cannot create %s: %s", cli_quote(path, q, sizeof(q)), strerror(errno));
         return -1;
     }
     /* The umask may have taken bits away; it cannot have added any. Make sure anyway. */
@@ -101,8 +100,10 @@ static int is_stdout(const char *path)
 int cmd_keygen(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"out", required_argument, NULL, 'o'}, {"pub", required_argument, NULL, 'p'},
-        {"force", no_argument, NULL, 'f'},     {"help", no_argument, NULL, 'h'},
+        {"out", required_argument, NULL, 'o'},
+        {"pub", required_argument, NULL, 'p'},
+        {"force", no_argument, NULL, 'f'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *out = NULL, *pub = NULL;

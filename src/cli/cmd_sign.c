@@ -143,7 +143,7 @@ int cmd_sign(int argc, char **argv)
     }
 #define NEED(var, name)                                                                            \
     if (var == NULL)                                                                               \
-        snprintf(missing + strlen(missing), sizeof(missing) - strlen(missing), "%s%s",            \
+        snprintf(missing + strlen(missing), sizeof(missing) - strlen(missing), "%s%s",             \
                  missing[0] ? ", " : "", name);
     NEED(orig, "--orig")
     NEED(dest, "--dest")
@@ -212,8 +212,9 @@ int cmd_sign(int argc, char **argv)
      * header nobody will accept is an error in the arguments, not a result.
      */
     if (strlen(out) > SW_IDENTITY_MAX) {
-        cli_err(CMD, "the Identity would be %zu bytes, more than the %d verifiers accept "
-                     "(check --x5u, --dest and --origid)",
+        cli_err(CMD,
+                "the Identity would be %zu bytes, more than the %d verifiers accept "
+                "(check --x5u, --dest and --origid)",
                 strlen(out), SW_IDENTITY_MAX);
         rc = CLI_EXIT_INPUT;
         goto out;
