@@ -12,6 +12,8 @@
 # build-fuzz/artifacts/. Both targets run even when the first one fails.
 # Needs clang with libFuzzer (Debian 12: clang-14, libclang-rt-14-dev), libssl-dev,
 # libjansson-dev and libcurl4-openssl-dev. CC=clang-15 tools/fuzz.sh picks another compiler.
+# fuzz_sip (the SIP message layer: framing, parsing, header readers, splicing) is built
+# from src/sip/*.c alone and needs libosip2-dev (-losipparser2).
 set -eu
 
 seconds=${1:-60}
@@ -55,10 +57,15 @@ run() {
 
 build fuzz_identity
 build fuzz_tnauth
+echo "fuzz.sh: building fuzz_sip" >&2
+"$cc" -g -O1 -fno-omit-frame-pointer \
+    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+    "$top"/src/sip/*.c "$top/tests/fuzz/fuzz_sip.c" -losipparser2 -o "$build/fuzz_sip"
 
 failed=
 run fuzz_identity identity 10000 || failed="$failed fuzz_identity"
 run fuzz_tnauth tnauth 8192 || failed="$failed fuzz_tnauth"
+run fuzz_sip sip 8192 || failed="$failed fuzz_sip"
 if [ -n "$failed" ]; then
     echo "fuzz.sh: failed:$failed; see $build/artifacts/" >&2
     exit 1

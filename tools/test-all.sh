@@ -33,7 +33,13 @@ die() {
     stage="" # reported; the EXIT trap is for failures nobody caught
     exit 1
 }
-trap 'rc=$?; [ $rc -ne 0 ] && [ -n "$stage" ] && printf "\n==== FAILED in stage \"%s\" (exit %d)\n" "$stage" $rc >&2' EXIT
+on_exit() { # a failure that die() did not report (set -e, a signal)
+    local rc=$?
+    if [ $rc -ne 0 ] && [ -n "$stage" ]; then
+        printf '\n==== FAILED in stage "%s" (exit %d)\n' "$stage" $rc >&2
+    fi
+}
+trap on_exit EXIT
 
 # Prints the log of every test of build tree $1 whose result is not PASS/SKIP/XFAIL.
 show_failed_logs() {

@@ -1,0 +1,30 @@
+/*
+ * log.h - stirwired's logging: stderr with a timestamp, or syslog.
+ *
+ * The daemon is the only part of stirwire that logs (the library reports errors as
+ * values). Per-message events that a flood could repeat (malformed packets, unknown
+ * sources) go through sw_log_limited(), which allows a burst and then counts what it
+ * suppressed, so a hostile sender cannot fill the disk; nothing is dropped unseen, since
+ * the counters are in the periodic summary.
+ */
+#ifndef SW_LOG_H
+#define SW_LOG_H
+
+#include <stdint.h>
+#include <syslog.h>
+
+/* Opens the log: to syslog (ident "stirwired") or to stderr; messages above level are skipped. */
+void sw_log_open(int use_syslog, int level);
+void sw_log_set_level(int level);
+int sw_log_level(void);
+void sw_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* A per-thread budget: at most `burst` messages per second; the rest are counted. */
+struct sw_log_limit {
+    int64_t second;
+    unsigned used, suppressed;
+};
+void sw_log_limited(struct sw_log_limit *lim, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif /* SW_LOG_H */

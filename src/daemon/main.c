@@ -1,0 +1,279 @@
+/*
+ * main.c - stirwired: start-up, signals, reload and shutdown.
+ *
+ * Order matters, as in relayd: load and validate the whole configuration first (so -t and
+ * a bad start fail before anything is bound), bind every socket, drop privileges, go to
+ * the background, write the pid file, start the workers. Then the main thread only waits
+ * for signals: SIGHUP builds a new configuration beside the running one and swaps it in
+ * (a bad one leaves the old running and says why), SIGUSR1 logs the counters, SIGTERM
+ * and SIGINT let the workers finish the message in hand and exit. Only this file may stop
+ * the process, and only during start-up.
+ */
+#ifdef HAVE_CONFIG_H
+#include <config.h> /* autoconf's, from the build tree; "config.h" below is ours */
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../proxy/net.h"
+#include "config.h"
+#include "log.h"
+
+#ifndef SYSCONFDIR
+#define SYSCONFDIR "/etc"
+#endif
+#ifndef PACKAGE_VERSION
+#define PACKAGE_VERSION "unknown"
+#endif
+
+#define ERRBUF 16384
+#define SUMMARY_INTERVAL 60 /* seconds between counter summaries in the log */
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: stirwired [-c FILE] [-t] [-f] [-p PIDFILE] [-h] [-V]\n"
+               "\n"
+               "  -c FILE     configuration file (default " SYSCONFDIR "/stirwire.conf)\n"
+               "  -t          check the configuration, print \"configuration OK\" or the\n"
+               "              errors with their lines, and exit\n"
+               "  -f          stay in the foreground (logs go to stderr unless log.syslog)\n"
+               "  -p PIDFILE  write the pid here (overrides pid_file)\n"
+               "  -h          this help\n"
+               "  -V          version\n"
+               "\n"
+               "Signals: HUP reloads the configuration, keys and trust anchors; USR1 logs the\n"
+               "counters; TERM or INT stop after the messages in hand.\n"
+               "Exit status: 0 stopped cleanly, 1 configuration or start-up error, 2 usage.\n");
+}
+
+static void log_stats(struct sw_net *net, const char *when)
+{
+    struct sw_stats s;
+    uint64_t conns;
+
+    sw_net_stats(net, &s, &conns);
+    sw_log(LOG_INFO,
+           "%s: received %llu (requests %llu, responses %llu); forwarded %llu requests (%llu "
+           "signed, %llu over TCP for size), %llu responses; replied %llu (400: %llu, 403: "
+           "%llu, 482: %llu, 483: %llu, by filters: %llu); dropped %llu malformed, %llu from no "
+           "trunk, %llu responses not ours, %llu by filters; %llu TCP connections open",
+           when, (unsigned long long)s.received, (unsigned long long)s.requests,
+           (unsigned long long)s.responses, (unsigned long long)s.forwarded_requests,
+           (unsigned long long)s.signed_requests, (unsigned long long)s.sent_tcp_for_size,
+           (unsigned long long)s.forwarded_responses, (unsigned long long)s.replies,
+           (unsigned long long)s.replied_400, (unsigned long long)s.replied_403,
+           (unsigned long long)s.replied_482, (unsigned long long)s.replied_483,
+           (unsigned long long)s.replied_by_filter, (unsigned long long)s.dropped_malformed,
+           (unsigned long long)s.dropped_no_trunk, (unsigned long long)s.dropped_not_ours,
+           (unsigned long long)s.dropped_by_filter, (unsigned long long)conns);
+}
+
+/* Logs each line of a multi-line error buffer. */
+static void log_lines(int level, const char *prefix, const char *errs)
+{
+    const char *p = errs, *nl;
+
+    while (*p != '\0') {
+        nl = strchr(p, '\n');
+        sw_log(level, "%s%.*s", prefix, nl ? (int)(nl - p) : (int)strlen(p), p);
+        if (nl == NULL)
+            break;
+        p = nl + 1;
+    }
+}
+
+static int drop_privileges(const char *user)
+{
+    struct passwd *pw;
+
+    if ((pw = getpwnam(user)) == NULL) {
+        sw_log(LOG_ERR, "user %s does not exist", user);
+        return -1;
+    }
+    if (setgroups(1, &pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
+        sw_log(LOG_ERR, "cannot become user %s: %s", user, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static int write_pid(const char *path)
+{
+    char buf[32];
+    int fd, n;
+
+    if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0) {
+        sw_log(LOG_ERR, "cannot write pid file %s: %s", path, strerror(errno));
+        return -1;
+    }
+    n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+    if (write(fd, buf, (size_t)n) != n) {
+        close(fd);
+        return -1;
+    }
+    return close(fd);
+}
+
+static int same_listeners(const struct sw_config *a, const struct sw_config *b)
+{
+    size_t i;
+
+    if (a->nlisten != b->nlisten || a->workers != b->workers)
+        return 0;
+    for (i = 0; i < a->nlisten; i++)
+        if (a->listen[i].addrlen != b->listen[i].addrlen ||
+            memcmp(&a->listen[i].addr, &b->listen[i].addr, a->listen[i].addrlen) != 0 ||
+            a->listen[i].transports != b->listen[i].transports ||
+            strcmp(a->listen[i].advertise, b->listen[i].advertise) != 0)
+            return 0;
+    return 1;
+}
+
+int main(int argc, char **argv)
+{
+    const char *path = SYSCONFDIR "/stirwire.conf", *pid_override = NULL;
+    char pid_file[4096] = ""; /* a copy: a reload frees the configuration it came from */
+    int test = 0, foreground = 0, c, nworkers, sig;
+    struct sw_config *cfg, *next;
+    struct sw_net *net;
+    char *errs;
+    sigset_t sigs;
+    struct timespec tick = {SUMMARY_INTERVAL, 0};
+    uint64_t last_received = 0;
+
+    while ((c = getopt(argc, argv, "c:tfp:hV")) != -1) {
+        switch (c) {
+        case 'c':
+            path = optarg;
+            break;
+        case 't':
+            test = 1;
+            break;
+        case 'f':
+            foreground = 1;
+            break;
+        case 'p':
+            pid_override = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        case 'V':
+            printf("stirwired %s (libstirwire %s)\n", PACKAGE_VERSION, sw_version());
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind != argc) {
+        fprintf(stderr, "stirwired: unexpected argument \"%s\"\n", argv[optind]);
+        usage(stderr);
+        return 2;
+    }
+    if ((errs = malloc(ERRBUF)) == NULL)
+        return 1;
+    errs[0] = '\0';
+    if (sw_config_load(path, &cfg, errs, ERRBUF) != 0) {
+        fputs(errs, stderr);
+        fprintf(stderr, "stirwired: %s: configuration not valid\n", path);
+        return 1;
+    }
+    if (test) {
+        printf("configuration OK\n");
+        sw_config_free(cfg);
+        free(errs);
+        return 0;
+    }
+
+    sw_log_open(cfg->log_syslog || !foreground, cfg->log_level);
+    nworkers = cfg->workers > 0 ? cfg->workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (nworkers < 1)
+        nworkers = 1;
+    if ((net = sw_net_bind(cfg, nworkers, errs, ERRBUF)) == NULL) {
+        sw_log(LOG_ERR, "%s", errs);
+        if (!foreground)
+            fprintf(stderr, "stirwired: %s\n", errs);
+        return 1;
+    }
+    if (cfg->user != NULL && drop_privileges(cfg->user) != 0)
+        return 1;
+    if (!foreground && daemon(0, 0) != 0) {
+        sw_log(LOG_ERR, "cannot go to the background: %s", strerror(errno));
+        return 1;
+    }
+    if (pid_override != NULL || cfg->pid_file != NULL)
+        snprintf(pid_file, sizeof(pid_file), "%s", pid_override ? pid_override : cfg->pid_file);
+    if (pid_file[0] != '\0' && write_pid(pid_file) != 0)
+        return 1;
+
+    /* workers inherit this mask: only the main thread takes signals, with sigtimedwait */
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);
+    sigaddset(&sigs, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    if (sw_net_start(net, errs, ERRBUF) != 0) {
+        sw_log(LOG_ERR, "%s", errs);
+        return 1;
+    }
+    sw_log(LOG_NOTICE, "stirwired %s started: %d worker%s, %zu listener%s, %zu trunk%s, from %s",
+           PACKAGE_VERSION, nworkers, nworkers == 1 ? "" : "s", cfg->nlisten,
+           cfg->nlisten == 1 ? "" : "s", cfg->ntrunks, cfg->ntrunks == 1 ? "" : "s", path);
+
+    for (;;) {
+        sig = sigtimedwait(&sigs, NULL, &tick);
+        if (sig < 0) {
+            struct sw_stats s;
+            sw_net_stats(net, &s, NULL);
+            if (s.received != last_received)
+                log_stats(net, "summary");
+            last_received = s.received;
+            continue;
+        }
+        if (sig == SIGUSR1) {
+            log_stats(net, "counters");
+        } else if (sig == SIGHUP) {
+            errs[0] = '\0';
+            if (sw_config_load(path, &next, errs, ERRBUF) != 0) {
+                log_lines(LOG_ERR, "reload: ", errs);
+                sw_log(LOG_ERR, "reload failed: the running configuration stays in force");
+                continue;
+            }
+            if (!same_listeners(cfg, next))
+                sw_log(LOG_WARNING, "reload: changes to listen and workers take effect only "
+                                    "after a restart");
+            sw_net_set_config(net, next);
+            sw_config_free(cfg);
+            cfg = next;
+            sw_log_set_level(cfg->log_level);
+            sw_log(LOG_NOTICE, "reloaded %s: %zu trunk%s", path, cfg->ntrunks,
+                   cfg->ntrunks == 1 ? "" : "s");
+        } else {
+            sw_log(LOG_NOTICE, "%s: finishing the messages in hand and stopping",
+                   sig == SIGTERM ? "SIGTERM" : "SIGINT");
+            break;
+        }
+    }
+    sw_net_stop(net);
+    log_stats(net, "at exit");
+    sw_net_free(net);
+    if (pid_file[0] != '\0')
+        unlink(pid_file);
+    sw_config_free(cfg);
+    free(errs);
+    sw_log(LOG_NOTICE, "stopped");
+    return 0;
+}

@@ -1,0 +1,827 @@
+/*
+ * net.c - sockets, worker threads and TCP connections for stirwired (see net.h).
+ *
+ * Each worker runs one epoll loop over its own sockets: a SO_REUSEPORT UDP socket and TCP
+ * listener per configured address, and the TCP connections it accepted or opened. UDP is
+ * read and written in batches (recvmmsg, then one sendmmsg for everything the batch
+ * produced). TCP connections live in one table keyed by peer address, because a response
+ * must leave on the connection its request came in on, whichever worker handles it; the
+ * table and each connection have a mutex (lock order: table, then connection).
+ *
+ * The configuration pointer is swapped atomically on reload; each worker bumps an epoch
+ * counter between batches, and the main thread waits for every epoch to move before it
+ * frees the old configuration, so a worker never reads freed memory.
+ */
+#define _GNU_SOURCE /* recvmmsg, sendmmsg */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../daemon/log.h"
+#include "../sip/framing.h"
+#include "net.h"
+
+#define BATCH 32
+#define MAX_WORKERS 256
+#define TCP_OUT_MAX (1024 * 1024) /* queued bytes per connection before we give up on it */
+#define CONN_BUCKETS 4096
+
+enum item_kind { IT_UDP, IT_TCP_LISTEN, IT_CONN };
+
+struct item {
+    enum item_kind kind;
+    int fd;
+    int family;
+};
+
+struct conn {
+    struct item it; /* first: epoll hands back the item pointer */
+    struct sockaddr_storage peer;
+    socklen_t peerlen;
+    int epfd; /* the owning worker's epoll */
+    pthread_mutex_t lock;
+    int connecting;
+    char *in;
+    size_t inlen;
+    char *out;
+    size_t outlen, outcap;
+    struct conn *hnext;
+};
+
+struct worker {
+    struct sw_net *net;
+    int idx;
+    pthread_t thread;
+    int epfd;
+    struct item udp[SW_MAX_LISTEN], tcpl[SW_MAX_LISTEN];
+    sw_ctx *ctx;
+    struct sw_stats st;
+    _Atomic uint64_t epoch;
+    struct sw_log_limit lim;
+    /* receive batch */
+    struct mmsghdr rmsg[BATCH];
+    struct iovec riov[BATCH];
+    struct sockaddr_storage raddr[BATCH];
+    char *rbuf; /* BATCH * SIP_MAX_MSG */
+    /* send batch: one sendmmsg per socket */
+    char *obuf; /* BATCH * SW_OUT_MAX */
+    struct mmsghdr smsg[BATCH];
+    struct iovec siov[BATCH];
+    struct sockaddr_storage saddr[BATCH];
+    int sfd[BATCH];
+    int nsend;
+};
+
+struct sw_net {
+    const struct sw_config *_Atomic cfg;
+    atomic_int stopping;
+    int nworkers, started;
+    struct worker *w;
+    size_t nlisten;
+    char host[256]; /* advertised in Via and Record-Route */
+    int port;
+    uint64_t secret;
+    pthread_mutex_t conns_lock;
+    struct conn *conns[CONN_BUCKETS];
+    _Atomic uint64_t nconns;
+};
+
+/* --- addresses ------------------------------------------------------------------------ */
+
+static unsigned addr_hash(const struct sockaddr *sa)
+{
+    const unsigned char *p;
+    size_t n, i;
+    unsigned h = 2166136261u;
+
+    if (sa->sa_family == AF_INET) {
+        p = (const unsigned char *)&((const struct sockaddr_in *)sa)->sin_addr;
+        n = 4;
+        h = (h ^ ((const struct sockaddr_in *)sa)->sin_port) * 16777619u;
+    } else {
+        p = (const unsigned char *)&((const struct sockaddr_in6 *)sa)->sin6_addr;
+        n = 16;
+        h = (h ^ ((const struct sockaddr_in6 *)sa)->sin6_port) * 16777619u;
+    }
+    for (i = 0; i < n; i++)
+        h = (h ^ p[i]) * 16777619u;
+    return h % CONN_BUCKETS;
+}
+
+static int addr_equal(const struct sockaddr *a, const struct sockaddr *b)
+{
+    if (a->sa_family != b->sa_family)
+        return 0;
+    if (a->sa_family == AF_INET) {
+        const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+        return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+    }
+    {
+        const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+        return x->sin6_port == y->sin6_port &&
+               memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
+    }
+}
+
+/* A v4-mapped IPv6 peer becomes plain IPv4, so one peer has one key in the table. */
+static void addr_normalise(struct sockaddr_storage *ss, socklen_t *len)
+{
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+
+    if (ss->ss_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
+        struct sockaddr_in in;
+        memset(&in, 0, sizeof(in));
+        in.sin_family = AF_INET;
+        in.sin_port = in6->sin6_port;
+        memcpy(&in.sin_addr, &in6->sin6_addr.s6_addr[12], 4);
+        memcpy(ss, &in, sizeof(in));
+        *len = sizeof(in);
+    }
+}
+
+static void addr_str(const struct sockaddr *sa, char *out, size_t size)
+{
+    char ip[64] = "?";
+    int port = 0;
+
+    if (sa->sa_family == AF_INET) {
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, ip, sizeof(ip));
+        port = ntohs(((const struct sockaddr_in *)sa)->sin_port);
+        snprintf(out, size, "%s:%d", ip, port);
+    } else {
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, ip, sizeof(ip));
+        port = ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
+        snprintf(out, size, "[%s]:%d", ip, port);
+    }
+}
+
+/* The address to put in Via when we listen on a wildcard: the first non-loopback IPv4. */
+static void wildcard_host(int family, char *out, size_t size)
+{
+    struct ifaddrs *ifs, *i;
+
+    snprintf(out, size, "%s", family == AF_INET6 ? "::1" : "127.0.0.1");
+    if (getifaddrs(&ifs) != 0)
+        return;
+    for (i = ifs; i != NULL; i = i->ifa_next) {
+        if (i->ifa_addr == NULL || i->ifa_addr->sa_family != AF_INET)
+            continue;
+        if (((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr == htonl(INADDR_LOOPBACK))
+            continue;
+        inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, out, (socklen_t)size);
+        break;
+    }
+    freeifaddrs(ifs);
+}
+
+/* --- sockets -------------------------------------------------------------------------- */
+
+static int bind_socket(const struct sw_listen *l, int type, int rcvbuf, char *err, size_t errlen)
+{
+    int fd, one = 1;
+    char where[96];
+
+    addr_str((const struct sockaddr *)&l->addr, where, sizeof(where));
+    if ((fd = socket(l->addr.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0) {
+        snprintf(err, errlen, "socket for %s: %s", where, strerror(errno));
+        return -1;
+    }
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    /* every worker binds the same address; the kernel spreads packets and connections */
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) {
+        snprintf(err, errlen, "SO_REUSEPORT on %s: %s", where, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    if (rcvbuf > 0 && type == SOCK_DGRAM)
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+    if (bind(fd, (const struct sockaddr *)&l->addr, l->addrlen) != 0) {
+        snprintf(err, errlen, "cannot bind %s/%s: %s", type == SOCK_DGRAM ? "udp" : "tcp", where,
+                 strerror(errno));
+        close(fd);
+        return -1;
+    }
+    if (type == SOCK_STREAM && listen(fd, 1024) != 0) {
+        snprintf(err, errlen, "cannot listen on tcp/%s: %s", where, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+struct sw_net *sw_net_bind(const struct sw_config *cfg, int nworkers, char *err, size_t errlen)
+{
+    struct sw_net *net;
+    const struct sw_listen *l0;
+    size_t i;
+    int w;
+
+    if (nworkers < 1 || nworkers > MAX_WORKERS || cfg->nlisten == 0) {
+        snprintf(err, errlen, "need 1..%d workers and at least one listener", MAX_WORKERS);
+        return NULL;
+    }
+    if ((net = calloc(1, sizeof(*net))) == NULL ||
+        (net->w = calloc((size_t)nworkers, sizeof(*net->w))) == NULL) {
+        free(net);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    atomic_store(&net->cfg, cfg);
+    net->nworkers = nworkers;
+    net->nlisten = cfg->nlisten;
+    pthread_mutex_init(&net->conns_lock, NULL);
+    /* the branch key: unpredictable, so nobody can forge a branch that looks like ours */
+    if (getrandom(&net->secret, sizeof(net->secret), 0) != (ssize_t)sizeof(net->secret))
+        net->secret = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+    for (w = 0; w < nworkers; w++) {
+        net->w[w].epfd = -1;
+        for (i = 0; i < SW_MAX_LISTEN; i++)
+            net->w[w].udp[i].fd = net->w[w].tcpl[i].fd = -1;
+    }
+    /* Via and Record-Route carry the first listener's address (see proxy.h) */
+    l0 = &cfg->listen[0];
+    if (l0->advertise[0] != '\0') {
+        const char *colon = strrchr(l0->advertise, ':');
+        if (colon != NULL && strchr(l0->advertise, ']') == NULL &&
+            strchr(l0->advertise, ':') == colon) {
+            snprintf(net->host, sizeof(net->host), "%.*s", (int)(colon - l0->advertise),
+                     l0->advertise);
+            net->port = (int)strtol(colon + 1, NULL, 10);
+        } else {
+            snprintf(net->host, sizeof(net->host), "%s", l0->advertise);
+        }
+    }
+    if (net->port == 0)
+        net->port = ntohs(l0->addr.ss_family == AF_INET
+                              ? ((const struct sockaddr_in *)&l0->addr)->sin_port
+                              : ((const struct sockaddr_in6 *)&l0->addr)->sin6_port);
+    if (net->host[0] == '\0') {
+        char ip[64];
+        if (l0->addr.ss_family == AF_INET) {
+            const struct sockaddr_in *in = (const struct sockaddr_in *)&l0->addr;
+            if (in->sin_addr.s_addr == htonl(INADDR_ANY))
+                wildcard_host(AF_INET, ip, sizeof(ip));
+            else
+                inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
+        } else {
+            const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&l0->addr;
+            if (IN6_IS_ADDR_UNSPECIFIED(&in6->sin6_addr))
+                wildcard_host(AF_INET, ip, sizeof(ip));
+            else
+                inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
+        }
+        snprintf(net->host, sizeof(net->host), "%s", ip);
+    }
+    for (w = 0; w < nworkers; w++) {
+        struct worker *wk = &net->w[w];
+        wk->net = net;
+        wk->idx = w;
+        for (i = 0; i < cfg->nlisten; i++) {
+            const struct sw_listen *l = &cfg->listen[i];
+            wk->udp[i].kind = IT_UDP;
+            wk->tcpl[i].kind = IT_TCP_LISTEN;
+            wk->udp[i].family = wk->tcpl[i].family = l->addr.ss_family;
+            if ((l->transports & SW_UDP) &&
+                (wk->udp[i].fd = bind_socket(l, SOCK_DGRAM, cfg->udp_rcvbuf, err, errlen)) < 0)
+                goto fail;
+            if ((l->transports & SW_TCP) &&
+                (wk->tcpl[i].fd = bind_socket(l, SOCK_STREAM, 0, err, errlen)) < 0)
+                goto fail;
+        }
+    }
+    return net;
+fail:
+    sw_net_free(net);
+    return NULL;
+}
+
+/* --- TCP connections ------------------------------------------------------------------ */
+
+static struct conn *conn_new(int fd, const struct sockaddr_storage *peer, socklen_t len, int epfd)
+{
+    struct conn *c = calloc(1, sizeof(*c));
+
+    if (c == NULL || (c->in = malloc(2 * SIP_MAX_MSG)) == NULL) {
+        free(c);
+        return NULL;
+    }
+    c->it.kind = IT_CONN;
+    c->it.fd = fd;
+    c->it.family = peer->ss_family;
+    memcpy(&c->peer, peer, len);
+    c->peerlen = len;
+    c->epfd = epfd;
+    pthread_mutex_init(&c->lock, NULL);
+    return c;
+}
+
+static void conn_insert(struct sw_net *net, struct conn *c)
+{
+    unsigned b = addr_hash((struct sockaddr *)&c->peer);
+
+    pthread_mutex_lock(&net->conns_lock);
+    c->hnext = net->conns[b];
+    net->conns[b] = c;
+    pthread_mutex_unlock(&net->conns_lock);
+    atomic_fetch_add(&net->nconns, 1);
+}
+
+/* Only the owning worker closes a connection. */
+static void conn_close(struct worker *w, struct conn *c)
+{
+    struct sw_net *net = w->net;
+    struct conn **pp;
+
+    pthread_mutex_lock(&net->conns_lock);
+    for (pp = &net->conns[addr_hash((struct sockaddr *)&c->peer)]; *pp != NULL;
+         pp = &(*pp)->hnext) {
+        if (*pp == c) {
+            *pp = c->hnext;
+            break;
+        }
+    }
+    /* a writer that found c before we unlinked it holds c->lock: wait for it */
+    pthread_mutex_lock(&c->lock);
+    pthread_mutex_unlock(&c->lock);
+    pthread_mutex_unlock(&net->conns_lock);
+    atomic_fetch_sub(&net->nconns, 1);
+    epoll_ctl(w->epfd, EPOLL_CTL_DEL, c->it.fd, NULL);
+    close(c->it.fd);
+    pthread_mutex_destroy(&c->lock);
+    free(c->in);
+    free(c->out);
+    free(c);
+}
+
+/* Queues or writes bytes on c; called with c->lock held. -1 when the queue overflows. */
+static int conn_write_locked(struct conn *c, const char *buf, size_t len)
+{
+    ssize_t n = 0;
+
+    if (c->outlen == 0 && !c->connecting) {
+        n = send(c->it.fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+            return -1;
+        if (n < 0)
+            n = 0;
+        if ((size_t)n == len)
+            return 0;
+    }
+    if (c->outlen + len - (size_t)n > TCP_OUT_MAX)
+        return -1;
+    if (c->outlen + len - (size_t)n > c->outcap) {
+        size_t cap = c->outcap ? c->outcap : 65536;
+        char *p;
+        while (cap < c->outlen + len - (size_t)n)
+            cap *= 2;
+        if ((p = realloc(c->out, cap)) == NULL)
+            return -1;
+        c->out = p;
+        c->outcap = cap;
+    }
+    memcpy(c->out + c->outlen, buf + n, len - (size_t)n);
+    c->outlen += len - (size_t)n;
+    {
+        struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.ptr = c};
+        epoll_ctl(c->epfd, EPOLL_CTL_MOD, c->it.fd, &ev);
+    }
+    return 0;
+}
+
+/* Sends over TCP to dst: on the connection to that peer, or a new one from this worker. */
+static int tcp_send(struct worker *w, const struct sockaddr_storage *dst, socklen_t dstlen,
+                    const char *buf, size_t len)
+{
+    struct sw_net *net = w->net;
+    struct sockaddr_storage key;
+    socklen_t keylen = dstlen;
+    struct conn *c;
+    int fd, rc, one = 1;
+
+    memcpy(&key, dst, dstlen);
+    addr_normalise(&key, &keylen);
+    pthread_mutex_lock(&net->conns_lock);
+    for (c = net->conns[addr_hash((struct sockaddr *)&key)]; c != NULL; c = c->hnext)
+        if (addr_equal((struct sockaddr *)&c->peer, (struct sockaddr *)&key))
+            break;
+    if (c != NULL) {
+        pthread_mutex_lock(&c->lock);
+        pthread_mutex_unlock(&net->conns_lock);
+        rc = conn_write_locked(c, buf, len);
+        pthread_mutex_unlock(&c->lock);
+        return rc;
+    }
+    pthread_mutex_unlock(&net->conns_lock);
+    if ((fd = socket(key.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0)
+        return -1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (connect(fd, (struct sockaddr *)&key, keylen) != 0 && errno != EINPROGRESS) {
+        close(fd);
+        return -1;
+    }
+    if ((c = conn_new(fd, &key, keylen, w->epfd)) == NULL) {
+        close(fd);
+        return -1;
+    }
+    c->connecting = 1;
+    rc = conn_write_locked(c, buf, len); /* queues: still connecting */
+    {
+        struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.ptr = c};
+        epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev);
+    }
+    conn_insert(net, c);
+    return rc;
+}
+
+/* --- message handling ----------------------------------------------------------------- */
+
+static void env_init(struct worker *w, struct sw_proxy_env *env)
+{
+    env->cfg = atomic_load_explicit(&w->net->cfg, memory_order_acquire);
+    snprintf(env->host, sizeof(env->host), "%s", w->net->host);
+    env->port = w->net->port;
+    env->ctx = w->ctx;
+    env->secret = w->net->secret;
+}
+
+/* The UDP socket to send to dst from: the receiving one when the family fits. */
+static int udp_fd_for(struct worker *w, int recv_fd, int recv_family,
+                      struct sockaddr_storage *dst, socklen_t *dstlen)
+{
+    size_t i;
+
+    if (recv_fd >= 0 && recv_family == dst->ss_family)
+        return recv_fd;
+    for (i = 0; i < w->net->nlisten; i++)
+        if (w->udp[i].fd >= 0 && w->udp[i].family == dst->ss_family)
+            return w->udp[i].fd;
+    /* an IPv4 destination from a dual-stack IPv6 socket, as a v4-mapped address */
+    if (dst->ss_family == AF_INET) {
+        for (i = 0; i < w->net->nlisten; i++) {
+            if (w->udp[i].fd >= 0 && w->udp[i].family == AF_INET6) {
+                struct sockaddr_in in;
+                struct sockaddr_in6 in6;
+                memcpy(&in, dst, sizeof(in));
+                memset(&in6, 0, sizeof(in6));
+                in6.sin6_family = AF_INET6;
+                in6.sin6_port = in.sin_port;
+                in6.sin6_addr.s6_addr[10] = 0xff;
+                in6.sin6_addr.s6_addr[11] = 0xff;
+                memcpy(&in6.sin6_addr.s6_addr[12], &in.sin_addr, 4);
+                memcpy(dst, &in6, sizeof(in6));
+                *dstlen = sizeof(in6);
+                return w->udp[i].fd;
+            }
+        }
+    }
+    return -1;
+}
+
+static void flush_udp(struct worker *w)
+{
+    int i = 0, j, n;
+
+    /* one sendmmsg per run of messages for the same socket */
+    while (i < w->nsend) {
+        for (j = i; j < w->nsend && w->sfd[j] == w->sfd[i]; j++)
+            ;
+        while (i < j) {
+            n = sendmmsg(w->sfd[i], &w->smsg[i], (unsigned)(j - i), MSG_DONTWAIT);
+            if (n <= 0) {
+                char where[96];
+                addr_str((struct sockaddr *)&w->saddr[i], where, sizeof(where));
+                sw_log_limited(&w->lim, LOG_WARNING, "cannot send to %s: %s", where,
+                               strerror(errno));
+                i++;
+                continue;
+            }
+            i += n;
+        }
+    }
+    w->nsend = 0;
+}
+
+/* Acts on one message; slot is the send-batch position whose buffer holds the output. */
+static void handle(struct worker *w, const char *buf, size_t len, struct sockaddr_storage *src,
+                   socklen_t srclen, int transport, int recv_fd, int recv_family)
+{
+    struct sw_proxy_env env;
+    struct sw_out o;
+    char *out;
+    int fd;
+
+    if (w->nsend == BATCH)
+        flush_udp(w);
+    out = w->obuf + (size_t)w->nsend * SW_OUT_MAX;
+    addr_normalise(src, &srclen);
+    env_init(w, &env);
+    sw_proxy_handle(&env, buf, len, (struct sockaddr *)src, srclen, transport, out, &o, &w->st);
+    if (o.act == SW_ACT_DROP) {
+        sw_log_limited(&w->lim, LOG_NOTICE, "dropped: %s", o.why);
+        return;
+    }
+    if (sw_log_level() >= LOG_DEBUG)
+        sw_log(LOG_DEBUG, "%s: %s", o.act == SW_ACT_REPLY ? "replied" : "forwarded", o.why);
+    if (o.transport == SW_TCP) {
+        if (tcp_send(w, &o.dst, o.dstlen, out, o.len) != 0) {
+            char where[96];
+            addr_str((struct sockaddr *)&o.dst, where, sizeof(where));
+            sw_log_limited(&w->lim, LOG_WARNING, "cannot send over TCP to %s", where);
+        }
+        return;
+    }
+    if ((fd = udp_fd_for(w, recv_fd, recv_family, &o.dst, &o.dstlen)) < 0) {
+        sw_log_limited(&w->lim, LOG_WARNING, "no UDP socket of the right family for %s", o.why);
+        return;
+    }
+    w->sfd[w->nsend] = fd;
+    memcpy(&w->saddr[w->nsend], &o.dst, o.dstlen);
+    w->siov[w->nsend].iov_base = out;
+    w->siov[w->nsend].iov_len = o.len;
+    memset(&w->smsg[w->nsend], 0, sizeof(w->smsg[0]));
+    w->smsg[w->nsend].msg_hdr.msg_name = &w->saddr[w->nsend];
+    w->smsg[w->nsend].msg_hdr.msg_namelen = o.dstlen;
+    w->smsg[w->nsend].msg_hdr.msg_iov = &w->siov[w->nsend];
+    w->smsg[w->nsend].msg_hdr.msg_iovlen = 1;
+    w->nsend++;
+}
+
+static void on_udp(struct worker *w, struct item *it)
+{
+    int n, i, rounds;
+
+    for (rounds = 0; rounds < 8; rounds++) {
+        for (i = 0; i < BATCH; i++) {
+            w->riov[i].iov_base = w->rbuf + (size_t)i * SIP_MAX_MSG;
+            w->riov[i].iov_len = SIP_MAX_MSG;
+            memset(&w->rmsg[i].msg_hdr, 0, sizeof(w->rmsg[i].msg_hdr));
+            w->rmsg[i].msg_hdr.msg_name = &w->raddr[i];
+            w->rmsg[i].msg_hdr.msg_namelen = sizeof(w->raddr[i]);
+            w->rmsg[i].msg_hdr.msg_iov = &w->riov[i];
+            w->rmsg[i].msg_hdr.msg_iovlen = 1;
+        }
+        n = recvmmsg(it->fd, w->rmsg, BATCH, MSG_DONTWAIT, NULL);
+        if (n <= 0)
+            break;
+        for (i = 0; i < n; i++) {
+            const char *buf = w->riov[i].iov_base;
+            size_t len = w->rmsg[i].msg_len;
+            /* a bare CRLF keep-alive over UDP needs no answer */
+            if (len <= 4 && strspn(buf, "\r\n") >= len)
+                continue;
+            handle(w, buf, len, &w->raddr[i], w->rmsg[i].msg_hdr.msg_namelen, SW_UDP, it->fd,
+                   it->family);
+        }
+        flush_udp(w);
+        if (n < BATCH)
+            break;
+    }
+}
+
+static void on_accept(struct worker *w, struct item *it)
+{
+    struct sockaddr_storage peer;
+    socklen_t len;
+    struct conn *c;
+    int fd, one = 1, i;
+
+    for (i = 0; i < 64; i++) {
+        len = sizeof(peer);
+        if ((fd = accept4(it->fd, (struct sockaddr *)&peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC)) <
+            0)
+            return;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        addr_normalise(&peer, &len);
+        if ((c = conn_new(fd, &peer, len, w->epfd)) == NULL) {
+            close(fd);
+            continue;
+        }
+        {
+            struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+            epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev);
+        }
+        conn_insert(w->net, c);
+    }
+}
+
+static void on_conn(struct worker *w, struct conn *c, uint32_t events)
+{
+    ssize_t n;
+    size_t used, fl;
+    enum sip_frame f;
+    char where[96];
+
+    if (events & EPOLLOUT) {
+        pthread_mutex_lock(&c->lock);
+        if (c->connecting) {
+            int e = 0;
+            socklen_t el = sizeof(e);
+            getsockopt(c->it.fd, SOL_SOCKET, SO_ERROR, &e, &el);
+            if (e != 0) {
+                pthread_mutex_unlock(&c->lock);
+                addr_str((struct sockaddr *)&c->peer, where, sizeof(where));
+                sw_log_limited(&w->lim, LOG_WARNING, "TCP connect to %s: %s", where, strerror(e));
+                conn_close(w, c);
+                return;
+            }
+            c->connecting = 0;
+        }
+        while (c->outlen > 0) {
+            n = send(c->it.fd, c->out, c->outlen, MSG_DONTWAIT | MSG_NOSIGNAL);
+            if (n <= 0)
+                break;
+            memmove(c->out, c->out + n, c->outlen - (size_t)n);
+            c->outlen -= (size_t)n;
+        }
+        if (c->outlen == 0) {
+            struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+            epoll_ctl(w->epfd, EPOLL_CTL_MOD, c->it.fd, &ev);
+        }
+        pthread_mutex_unlock(&c->lock);
+    }
+    if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+        return;
+    for (;;) {
+        n = recv(c->it.fd, c->in + c->inlen, 2 * SIP_MAX_MSG - c->inlen, MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+            conn_close(w, c);
+            return;
+        }
+        if (n < 0)
+            break;
+        c->inlen += (size_t)n;
+        used = 0;
+        for (;;) {
+            f = sip_frame(c->in + used, c->inlen - used, &fl);
+            if (f == SIP_FRAME_KEEPALIVE) {
+                used += fl;
+            } else if (f == SIP_FRAME_COMPLETE) {
+                handle(w, c->in + used, fl, &c->peer, c->peerlen, SW_TCP, -1, 0);
+                used += fl;
+            } else if (f == SIP_FRAME_NOT_SIP) {
+                addr_str((struct sockaddr *)&c->peer, where, sizeof(where));
+                w->st.dropped_malformed++;
+                sw_log_limited(&w->lim, LOG_NOTICE,
+                               "closing TCP connection from %s: the stream is not SIP", where);
+                flush_udp(w);
+                conn_close(w, c);
+                return;
+            } else {
+                break;
+            }
+        }
+        flush_udp(w);
+        memmove(c->in, c->in + used, c->inlen - used);
+        c->inlen -= used;
+    }
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    struct epoll_event ev[64];
+    int n, i;
+
+    while (!atomic_load(&w->net->stopping)) {
+        n = epoll_wait(w->epfd, ev, 64, 100);
+        for (i = 0; i < n; i++) {
+            struct item *it = ev[i].data.ptr;
+            if (it->kind == IT_UDP)
+                on_udp(w, it);
+            else if (it->kind == IT_TCP_LISTEN)
+                on_accept(w, it);
+            else
+                on_conn(w, (struct conn *)it, ev[i].events);
+        }
+        atomic_fetch_add_explicit(&w->epoch, 1, memory_order_release);
+    }
+    return NULL;
+}
+
+int sw_net_start(struct sw_net *net, char *err, size_t errlen)
+{
+    int i;
+    size_t l;
+
+    for (i = 0; i < net->nworkers; i++) {
+        struct worker *w = &net->w[i];
+        if ((w->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0 || (w->ctx = sw_ctx_new()) == NULL ||
+            (w->rbuf = malloc((size_t)BATCH * SIP_MAX_MSG)) == NULL ||
+            (w->obuf = malloc((size_t)BATCH * SW_OUT_MAX)) == NULL) {
+            snprintf(err, errlen, "worker %d: out of memory", i);
+            return -1;
+        }
+        for (l = 0; l < net->nlisten; l++) {
+            struct epoll_event ev = {.events = EPOLLIN};
+            if (w->udp[l].fd >= 0) {
+                ev.data.ptr = &w->udp[l];
+                epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->udp[l].fd, &ev);
+            }
+            if (w->tcpl[l].fd >= 0) {
+                ev.data.ptr = &w->tcpl[l];
+                epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->tcpl[l].fd, &ev);
+            }
+        }
+    }
+    for (i = 0; i < net->nworkers; i++) {
+        if (pthread_create(&net->w[i].thread, NULL, worker_main, &net->w[i]) != 0) {
+            snprintf(err, errlen, "cannot start worker %d: %s", i, strerror(errno));
+            atomic_store(&net->stopping, 1);
+            while (--i >= 0)
+                pthread_join(net->w[i].thread, NULL);
+            return -1;
+        }
+        net->started = i + 1;
+    }
+    return 0;
+}
+
+void sw_net_set_config(struct sw_net *net, const struct sw_config *cfg)
+{
+    uint64_t seen[MAX_WORKERS];
+    int i, waited;
+
+    atomic_store_explicit(&net->cfg, cfg, memory_order_release);
+    for (i = 0; i < net->started; i++)
+        seen[i] = atomic_load(&net->w[i].epoch);
+    /* every worker passes its loop once (100 ms at most when idle) after the swap */
+    for (i = 0; i < net->started; i++)
+        for (waited = 0; atomic_load(&net->w[i].epoch) == seen[i] && waited < 500; waited++)
+            usleep(10000);
+}
+
+void sw_net_stop(struct sw_net *net)
+{
+    int i;
+
+    atomic_store(&net->stopping, 1);
+    for (i = 0; i < net->started; i++)
+        pthread_join(net->w[i].thread, NULL);
+    net->started = 0;
+}
+
+void sw_net_stats(struct sw_net *net, struct sw_stats *sum, uint64_t *tcp_conns)
+{
+    int i;
+    size_t k, n = sizeof(struct sw_stats) / sizeof(uint64_t);
+
+    memset(sum, 0, sizeof(*sum));
+    for (i = 0; i < net->nworkers; i++) {
+        const uint64_t *src = (const uint64_t *)&net->w[i].st;
+        uint64_t *dst = (uint64_t *)sum;
+        for (k = 0; k < n; k++)
+            dst[k] += src[k];
+    }
+    if (tcp_conns != NULL)
+        *tcp_conns = atomic_load(&net->nconns);
+}
+
+void sw_net_free(struct sw_net *net)
+{
+    int i;
+    size_t l, b;
+
+    if (net == NULL)
+        return;
+    if (net->started)
+        sw_net_stop(net);
+    for (b = 0; b < CONN_BUCKETS; b++) {
+        struct conn *c = net->conns[b], *n;
+        for (; c != NULL; c = n) {
+            n = c->hnext;
+            close(c->it.fd);
+            free(c->in);
+            free(c->out);
+            free(c);
+        }
+    }
+    for (i = 0; i < net->nworkers; i++) {
+        struct worker *w = &net->w[i];
+        for (l = 0; l < net->nlisten; l++) {
+            if (w->udp[l].fd >= 0)
+                close(w->udp[l].fd);
+            if (w->tcpl[l].fd >= 0)
+                close(w->tcpl[l].fd);
+        }
+        if (w->epfd >= 0)
+            close(w->epfd);
+        sw_ctx_free(w->ctx);
+        free(w->rbuf);
+        free(w->obuf);
+    }
+    free(net->w);
+    free(net);
+}

@@ -1,0 +1,699 @@
+/*
+ * proxy.c - the stateless proxy's decisions for one message (see proxy.h).
+ *
+ * Requests: parse; find the trunk by source; Max-Forwards (0 -> 483, missing -> 70, else
+ * decrement); our branch from the incoming branch, so CANCEL and ACK for a non-2xx get
+ * the same one; a Via of ours carrying that branch means a loop (482); our Route entry is
+ * removed; the trunk's filter chain runs; our Via (and Record-Route when the trunk wants
+ * it) goes on top; the next hop is the trunk's. Responses: the top Via must be ours, else
+ * drop; it is removed and the response goes where the next Via says (received / rport).
+ *
+ * Every change is a splice of the received bytes; nothing is re-serialised. A bump in
+ * the wire has one neighbour on each side, so requests always go to the trunk's next hop:
+ * the Request-URI and remaining Route entries are carried, not used for routing, and no
+ * DNS lookup ever happens on this path.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <osipparser2/osip_parser.h>
+
+#include "proxy.h"
+
+#define BRANCH_MAGIC "z9hG4bK"
+/* our branches start with this, so a response's Via is recognisably ours */
+#define OUR_BRANCH BRANCH_MAGIC "-sw"
+
+/* --- small helpers -------------------------------------------------------------------- */
+
+/* FNV-1a over the bytes, seeded, with a final mix so that close inputs spread. */
+static uint64_t hash_bytes(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *s = p;
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        h = (h ^ s[i]) * 1099511628211ULL;
+    return h;
+}
+
+static uint64_t hash_final(uint64_t h)
+{
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    return h ^ (h >> 33);
+}
+
+static void sockaddr_ip(const struct sockaddr *sa, char *ip, size_t size, int *port)
+{
+    ip[0] = '\0';
+    *port = 0;
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+        inet_ntop(AF_INET, &in->sin_addr, ip, (socklen_t)size);
+        *port = ntohs(in->sin_port);
+    } else if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+        /* an IPv4-mapped peer on a dual-stack socket is shown as plain IPv4 */
+        if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr))
+            inet_ntop(AF_INET, &in6->sin6_addr.s6_addr[12], ip, (socklen_t)size);
+        else
+            inet_ntop(AF_INET6, &in6->sin6_addr, ip, (socklen_t)size);
+        *port = ntohs(in6->sin6_port);
+    }
+}
+
+/* An address from an IP literal and port; 0, or -1 when host is not an IP literal. */
+static int make_addr(const char *host, int port, struct sockaddr_storage *ss, socklen_t *len)
+{
+    memset(ss, 0, sizeof(*ss));
+    if (inet_pton(AF_INET, host, &((struct sockaddr_in *)ss)->sin_addr) == 1) {
+        ((struct sockaddr_in *)ss)->sin_family = AF_INET;
+        ((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
+        *len = sizeof(struct sockaddr_in);
+        return 0;
+    }
+    if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)ss)->sin6_addr) == 1) {
+        ((struct sockaddr_in6 *)ss)->sin6_family = AF_INET6;
+        ((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)port);
+        *len = sizeof(struct sockaddr_in6);
+        return 0;
+    }
+    return -1;
+}
+
+static int is_us(const struct sw_proxy_env *env, const char *host, int port)
+{
+    return strcasecmp(host, env->host) == 0 && (port == 0 ? 5060 : port) == env->port;
+}
+
+static const char *transport_name(int transport)
+{
+    return transport == SW_TCP ? "TCP" : "UDP";
+}
+
+/* host for a URI or Via: IPv6 literals go in brackets */
+static void uri_host(const char *host, char *out, size_t size)
+{
+    if (strchr(host, ':') != NULL)
+        snprintf(out, size, "[%s]", host);
+    else
+        snprintf(out, size, "%s", host);
+}
+
+/* --- replies -------------------------------------------------------------------------- */
+
+/* A header name test over raw bytes, long or compact form. */
+static int name_is(const char *p, size_t n, const char *longname, char compact)
+{
+    return (n == strlen(longname) && strncasecmp(p, longname, n) == 0) ||
+           (compact != 0 && n == 1 && (p[0] | 0x20) == compact);
+}
+
+/*
+ * Writes a reply to the request in buf: the status line, the request's Via, From, To
+ * (with our tag when it has none), Call-ID and CSeq lines copied as they came (RFC 3261
+ * section 8.2.6.2), the extra lines, and an empty body. Works on a message that did not
+ * parse, as long as its header lines can be found: that is how a malformed request still
+ * gets its 400. Returns the length, or 0 when no reply can be built (no Via).
+ */
+static size_t build_reply(const struct sw_proxy_env *env, const char *buf, size_t len,
+                          int status, const char *reason, const char *extra, char *out)
+{
+    const char *p, *end = buf + len, *eol, *colon;
+    size_t o = 0, cap = SW_OUT_MAX;
+    int have_via = 0, first = 1;
+    char tag[32];
+    uint64_t h = env->secret;
+    int n;
+
+    n = snprintf(out, cap, "SIP/2.0 %d %s\r\n", status, reason);
+    if (n < 0)
+        return 0;
+    o = (size_t)n;
+    for (p = buf; p < end; p = eol + 1) {
+        const char *line = p, *name, *last;
+        size_t nlen, llen;
+
+        if ((eol = memchr(p, '\n', (size_t)(end - p))) == NULL)
+            break;
+        if (first) { /* the start line */
+            first = 0;
+            continue;
+        }
+        if (eol == p || (eol == p + 1 && *p == '\r'))
+            break; /* end of headers */
+        /* take folded continuation lines with this one */
+        while (eol + 1 < end && (eol[1] == ' ' || eol[1] == '\t')) {
+            const char *next = memchr(eol + 1, '\n', (size_t)(end - eol - 1));
+            if (next == NULL)
+                break;
+            eol = next;
+        }
+        if ((colon = memchr(line, ':', (size_t)(eol - line))) == NULL)
+            continue;
+        name = line;
+        for (last = colon; last > name && (last[-1] == ' ' || last[-1] == '\t'); last--)
+            ;
+        nlen = (size_t)(last - name);
+        llen = (size_t)(eol - line);
+        if (llen > 0 && line[llen - 1] == '\r')
+            llen--;
+        if (name_is(name, nlen, "via", 'v'))
+            have_via = 1;
+        else if (name_is(name, nlen, "call-id", 'i'))
+            h = hash_bytes(h, line, llen);
+        else if (!name_is(name, nlen, "from", 'f') && !name_is(name, nlen, "to", 't') &&
+                 !name_is(name, nlen, "cseq", 0))
+            continue;
+        if (o + llen + 64 > cap)
+            return 0;
+        memcpy(out + o, line, llen);
+        o += llen;
+        /* a To without a tag gets ours, stable across retransmissions (RFC 3261 8.2.6.2) */
+        if (name_is(name, nlen, "to", 't') && status > 100) {
+            const char *v = colon + 1;
+            int tagged = 0;
+            size_t i;
+            for (i = 0; v + i + 4 <= line + llen; i++)
+                if (strncasecmp(v + i, ";tag", 4) == 0)
+                    tagged = 1;
+            if (!tagged) {
+                n = snprintf(tag, sizeof(tag), ";tag=sw%08x",
+                             (unsigned)hash_final(hash_bytes(h, line, llen)));
+                memcpy(out + o, tag, (size_t)n);
+                o += (size_t)n;
+            }
+        }
+        out[o++] = '\r';
+        out[o++] = '\n';
+    }
+    if (!have_via)
+        return 0;
+    n = snprintf(out + o, cap - o, "%sServer: stirwired\r\nContent-Length: 0\r\n\r\n",
+                 extra ? extra : "");
+    if (n < 0 || (size_t)n >= cap - o)
+        return 0;
+    return o + (size_t)n;
+}
+
+/* Sets o to a reply sent back to the source, over the transport it came on. */
+static void reply(const struct sw_proxy_env *env, const char *buf, size_t len,
+                  const struct sockaddr *src, socklen_t srclen, int transport, int status,
+                  const char *reason, const char *extra, char *out, struct sw_out *o,
+                  struct sw_stats *st)
+{
+    o->len = build_reply(env, buf, len, status, reason, extra, out);
+    if (o->len == 0) {
+        o->act = SW_ACT_DROP;
+        st->dropped_malformed++;
+        return;
+    }
+    o->act = SW_ACT_REPLY;
+    memcpy(&o->dst, src, srclen);
+    o->dstlen = srclen;
+    o->transport = transport;
+    st->replies++;
+}
+
+/* --- requests ------------------------------------------------------------------------- */
+
+/*
+ * Our branch. RFC 3261 clients (branch starts with z9hG4bK) give us a unique branch: hash
+ * it, so a CANCEL or an ACK for a non-2xx, which carry their INVITE's branch, get the same
+ * one. Older clients: hash what RFC 3261 section 16.11 lists instead.
+ */
+static void our_branch(const struct sw_proxy_env *env, const struct sip_msg *m,
+                       const struct sip_hdr *topvia, const struct sip_via *v, char *out,
+                       size_t size)
+{
+    uint64_t h = env->secret;
+    const struct sip_hdr *hd;
+    char tag[128];
+
+    if (strncmp(v->branch, BRANCH_MAGIC, 7) == 0 && strlen(v->branch) > 7) {
+        h = hash_bytes(h, v->branch, strlen(v->branch));
+    } else {
+        h = hash_bytes(h, m->buf + topvia->value_off, v->value_len);
+        if ((hd = sip_hdr_find(m, SH_FROM, 0)) != NULL && sip_hdr_tag(m, hd, tag, sizeof(tag)) == 0)
+            h = hash_bytes(h, tag, strlen(tag));
+        if ((hd = sip_hdr_find(m, SH_TO, 0)) != NULL && sip_hdr_tag(m, hd, tag, sizeof(tag)) == 0)
+            h = hash_bytes(h, tag, strlen(tag));
+        if ((hd = sip_hdr_find(m, SH_CALL_ID, 0)) != NULL)
+            h = hash_bytes(h, m->buf + hd->value_off, hd->value_len);
+        h = hash_bytes(h, &m->cseq, sizeof(m->cseq));
+        h = hash_bytes(h, m->buf + m->ruri_off, m->ruri_len);
+    }
+    snprintf(out, size, OUR_BRANCH "%016llx", (unsigned long long)hash_final(h));
+}
+
+/* True when any Via value is ours and carries branch (a loop back to us, RFC 3261 16.3). */
+static int looped(const struct sw_proxy_env *env, const struct sip_msg *m, const char *branch)
+{
+    const struct sip_hdr *h;
+    struct sip_hdr cur, rest;
+    struct sip_via v;
+    size_t i, guard;
+
+    for (i = 0; (h = sip_hdr_find(m, SH_VIA, i)) != NULL; i++) {
+        cur = *h;
+        for (guard = 0; guard < 32 && sip_via_parse(m, &cur, &v) == 0; guard++) {
+            if (is_us(env, v.host, v.port) && strcmp(v.branch, branch) == 0)
+                return 1;
+            if (!v.more || sip_via_rest(m, &cur, &v, &rest) != 0)
+                break;
+            cur = rest;
+        }
+    }
+    return 0;
+}
+
+/*
+ * RFC 3261 section 18.2.1 and RFC 3581: the top Via gets received= when its host is not
+ * the address the request came from, and rport gets the source port when it asks for it.
+ * That is how the response finds its way back through NAT without any state here.
+ */
+static int mark_received(const struct sip_msg *m, const struct sip_hdr *top,
+                         const struct sip_via *v, const char *src_ip, int src_port,
+                         struct sip_edits *ed)
+{
+    const char *val = m->buf + top->value_off;
+    size_t i, n = v->value_len;
+
+    if (v->rport == 0) {
+        for (i = 0; i + 6 <= n; i++) {
+            if (strncasecmp(val + i, ";rport", 6) == 0 &&
+                (i + 6 == n || val[i + 6] == ';' || val[i + 6] == ',' || val[i + 6] == ' ')) {
+                if (sip_edit_insertf(ed, top->value_off + i + 6, "=%d", src_port) != 0)
+                    return -1;
+                break;
+            }
+        }
+    }
+    if (strcmp(v->host, src_ip) != 0 && v->received[0] == '\0' &&
+        sip_edit_insertf(ed, top->value_off + n, ";received=%s", src_ip) != 0)
+        return -1;
+    return 0;
+}
+
+/* Removes the top Route value when it names us (loose routing, RFC 3261 16.4). */
+static int pop_our_route(const struct sw_proxy_env *env, const struct sip_msg *m,
+                         struct sip_edits *ed)
+{
+    const struct sip_hdr *h = sip_hdr_find(m, SH_ROUTE, 0);
+    const char *val;
+    size_t n, i, depth = 0;
+    char copy[1024];
+    osip_route_t *r = NULL;
+    int ours = 0, port;
+
+    if (h == NULL)
+        return 0;
+    val = m->buf + h->value_off;
+    /* the first value ends at a comma outside <> and quotes */
+    for (i = 0, n = h->value_len; i < h->value_len; i++) {
+        if (val[i] == '<')
+            depth++;
+        else if (val[i] == '>' && depth > 0)
+            depth--;
+        else if (val[i] == ',' && depth == 0) {
+            n = i;
+            break;
+        }
+    }
+    if (n >= sizeof(copy))
+        return 0;
+    memcpy(copy, val, n);
+    copy[n] = '\0';
+    if (osip_route_init(&r) != 0)
+        return -1;
+    if (osip_route_parse(r, copy) == 0 && r->url != NULL && r->url->host != NULL) {
+        port = r->url->port ? (int)strtol(r->url->port, NULL, 10) : 0;
+        ours = is_us(env, r->url->host, port);
+    }
+    osip_route_free(r);
+    if (!ours)
+        return 0;
+    if (n == h->value_len) /* the only value: the whole line goes */
+        return sip_edit_delete(ed, h->line_off, h->line_len);
+    for (i = n + 1; i < h->value_len && (val[i] == ' ' || val[i] == '\t'); i++)
+        ;
+    return sip_edit_delete(ed, h->value_off, i);
+}
+
+static int dialog_creating(const struct sip_msg *m)
+{
+    return sip_is_method(m, "INVITE") || sip_is_method(m, "SUBSCRIBE") ||
+           sip_is_method(m, "REFER") || sip_is_method(m, "NOTIFY");
+}
+
+static const char *ruri_host(const struct sip_msg *m, char *out, size_t size)
+{
+    const char *p = m->buf + m->ruri_off, *end = p + m->ruri_len, *at, *h;
+    size_t n;
+
+    if (m->ruri_len < 5 || strncasecmp(p, "sip", 3) != 0)
+        return NULL;
+    if ((h = memchr(p, ':', (size_t)(end - p))) == NULL)
+        return NULL;
+    h++;
+    if ((at = memchr(h, '@', (size_t)(end - h))) != NULL)
+        h = at + 1;
+    for (n = 0; h + n < end && h[n] != ':' && h[n] != ';' && h[n] != '?' && h[n] != '>'; n++)
+        ;
+    if (h < end && *h == '[') { /* IPv6 reference */
+        const char *close = memchr(h, ']', (size_t)(end - h));
+        if (close == NULL)
+            return NULL;
+        h++;
+        n = (size_t)(close - h);
+    }
+    if (n == 0 || n >= size)
+        return NULL;
+    memcpy(out, h, n);
+    out[n] = '\0';
+    return out;
+}
+
+static void handle_request(const struct sw_proxy_env *env, const struct sip_msg *m,
+                           const struct sockaddr *src, socklen_t srclen, int transport,
+                           char *out, struct sw_out *o, struct sw_stats *st)
+{
+    const struct sw_trunk *trunk;
+    const struct sip_hdr *topvia, *h;
+    struct sip_via v;
+    struct sip_edits ed;
+    struct swf_call call;
+    char branch[64], src_ip[64], host[300], rhost[256], notes[256] = "";
+    int src_port, mf, out_transport, is_ack = sip_is_method(m, "ACK");
+    size_t i, grow;
+    long delta = 0;
+
+    st->requests++;
+    sockaddr_ip(src, src_ip, sizeof(src_ip), &src_port);
+    trunk = sw_config_match(env->cfg, src, ruri_host(m, rhost, sizeof(rhost)));
+    o->trunk = trunk;
+    if (trunk == NULL) {
+        snprintf(o->why, sizeof(o->why), "%.*s from %s:%d matches no trunk", (int)m->method_len,
+                 m->buf + m->method_off, src_ip, src_port);
+        st->dropped_no_trunk++;
+        if (is_ack) {
+            o->act = SW_ACT_DROP;
+            return;
+        }
+        reply(env, m->buf, m->len, src, srclen, transport, 403, "Forbidden", NULL, out, o, st);
+        st->replied_403++;
+        return;
+    }
+    topvia = sip_hdr_find(m, SH_VIA, 0);
+    if (topvia == NULL || sip_via_parse(m, topvia, &v) != 0) {
+        snprintf(o->why, sizeof(o->why), "request from %s:%d has an unreadable top Via", src_ip,
+                 src_port);
+        if (is_ack) {
+            o->act = SW_ACT_DROP;
+            st->dropped_malformed++;
+            return;
+        }
+        reply(env, m->buf, m->len, src, srclen, transport, 400, "Bad Via", NULL, out, o, st);
+        st->replied_400++;
+        return;
+    }
+    mf = sip_max_forwards(m);
+    if (mf == 0 || mf == -2) {
+        snprintf(o->why, sizeof(o->why), "%s from %s:%d", mf == 0 ? "Max-Forwards 0" :
+                 "Max-Forwards not a number", src_ip, src_port);
+        if (is_ack) { /* nobody answers an ACK */
+            o->act = SW_ACT_DROP;
+            st->dropped_malformed++;
+            return;
+        }
+        if (mf == 0) {
+            reply(env, m->buf, m->len, src, srclen, transport, 483, "Too Many Hops", NULL, out,
+                  o, st);
+            st->replied_483++;
+        } else {
+            reply(env, m->buf, m->len, src, srclen, transport, 400, "Bad Max-Forwards", NULL,
+                  out, o, st);
+            st->replied_400++;
+        }
+        return;
+    }
+    our_branch(env, m, topvia, &v, branch, sizeof(branch));
+    if (looped(env, m, branch)) {
+        snprintf(o->why, sizeof(o->why), "loop: %.*s from %s:%d already carries our Via",
+                 (int)m->method_len, m->buf + m->method_off, src_ip, src_port);
+        if (is_ack) {
+            o->act = SW_ACT_DROP;
+            return;
+        }
+        reply(env, m->buf, m->len, src, srclen, transport, 482, "Loop Detected", NULL, out, o,
+              st);
+        st->replied_482++;
+        return;
+    }
+
+    sip_edits_init(&ed);
+    if (mark_received(m, topvia, &v, src_ip, src_port, &ed) != 0 ||
+        pop_our_route(env, m, &ed) != 0)
+        goto too_many_edits;
+    if (mf == -1) {
+        if (sip_edit_insert(&ed, topvia->line_off, "Max-Forwards: 70\r\n", 18) != 0)
+            goto too_many_edits;
+    } else {
+        char num[8];
+        int n = snprintf(num, sizeof(num), "%d", mf - 1);
+        h = sip_hdr_find(m, SH_MAX_FORWARDS, 0);
+        if (sip_edit_replace(&ed, h->value_off, h->value_len, num, (size_t)n) != 0)
+            goto too_many_edits;
+    }
+
+    /* the trunk's filters, in the order the config lists them */
+    memset(&call, 0, sizeof(call));
+    call.msg = m;
+    call.edits = &ed;
+    call.ctx = env->ctx;
+    call.trunk = trunk;
+    call.now = (int64_t)time(NULL);
+    for (i = 0; i < trunk->nchain; i++) {
+        const struct swf_filter *f = trunk->chain[i].filter;
+        swf_result r;
+
+        if (f->request == NULL)
+            continue;
+        call.note[0] = '\0';
+        r = f->request(trunk->chain[i].state, &call);
+        if (call.note[0] != '\0') {
+            size_t used = strlen(notes);
+            snprintf(notes + used, sizeof(notes) - used, "%s%s: %s", used ? "; " : "", f->name,
+                     call.note);
+            if (strncmp(call.note, "signed", 6) == 0)
+                st->signed_requests++;
+        }
+        if (r == SWF_CONTINUE)
+            continue;
+        if (r == SWF_REPLY && !is_ack) {
+            snprintf(o->why, sizeof(o->why), "trunk %s: filter %s answers %d (%s)", trunk->name,
+                     f->name, call.reply_status, notes);
+            reply(env, m->buf, m->len, src, srclen, transport, call.reply_status,
+                  call.reply_reason[0] ? call.reply_reason : "Rejected", call.reply_headers, out,
+                  o, st);
+            st->replied_by_filter++;
+            return;
+        }
+        /* DROP, a REPLY to an ACK, or WAIT, which needs the verifier's parking (not here) */
+        snprintf(o->why, sizeof(o->why), "trunk %s: filter %s %s (%s)", trunk->name, f->name,
+                 r == SWF_WAIT ? "asked to wait, which this build cannot do" : "dropped it",
+                 notes);
+        o->act = SW_ACT_DROP;
+        st->dropped_by_filter++;
+        return;
+    }
+
+    /*
+     * The transport toward the next hop: as configured, except that a request over 1300
+     * bytes leaves UDP for TCP where the hop takes TCP (RFC 3261 18.1.1), unless the trunk
+     * prefers fragmented UDP.
+     */
+    out_transport = trunk->next_hop.transport;
+    for (i = 0; i < ed.n; i++)
+        delta += (long)ed.e[i].ins_len - (long)ed.e[i].del;
+    grow = m->len + (size_t)(delta > 0 ? delta : 0) + 200; /* + our Via and Record-Route */
+    if (out_transport == SW_UDP && grow > SW_UDP_MTU_LIMIT && trunk->next_hop.tcp_capable &&
+        !trunk->udp_fragment) {
+        out_transport = SW_TCP;
+        st->sent_tcp_for_size++;
+    }
+    uri_host(env->host, host, sizeof(host));
+    if (sip_edit_insertf(&ed, topvia->line_off, "Via: SIP/2.0/%s %s:%d;branch=%s;rport\r\n",
+                         transport_name(out_transport), host, env->port, branch) != 0)
+        goto too_many_edits;
+    if (trunk->record_route && dialog_creating(m)) {
+        const struct sip_hdr *rr = sip_hdr_find(m, SH_RECORD_ROUTE, 0);
+        if (sip_edit_insertf(&ed, rr ? rr->line_off : topvia->line_off,
+                             "Record-Route: <sip:%s:%d;lr%s>\r\n", host, env->port,
+                             transport == SW_TCP ? ";transport=tcp" : "") != 0)
+            goto too_many_edits;
+    }
+    o->len = sip_splice(m->buf, m->len, &ed, out, SW_OUT_MAX);
+    if (o->len == (size_t)-1)
+        goto too_many_edits;
+    o->act = SW_ACT_FORWARD;
+    memcpy(&o->dst, &trunk->next_hop.addr, trunk->next_hop.addrlen);
+    o->dstlen = trunk->next_hop.addrlen;
+    o->transport = out_transport;
+    st->forwarded_requests++;
+    snprintf(o->why, sizeof(o->why), "%.*s from %s:%d (trunk %s) to %s%s%s", (int)m->method_len,
+             m->buf + m->method_off, src_ip, src_port, trunk->name, trunk->next_hop.uri,
+             notes[0] ? ": " : "", notes);
+    return;
+
+too_many_edits:
+    snprintf(o->why, sizeof(o->why), "request from %s:%d needs more edits than we allow", src_ip,
+             src_port);
+    reply(env, m->buf, m->len, src, srclen, transport, 500, "Server Internal Error", NULL, out, o,
+          st);
+}
+
+/* --- responses ------------------------------------------------------------------------ */
+
+static void handle_response(const struct sw_proxy_env *env, const struct sip_msg *m,
+                            const struct sockaddr *src, char *out, struct sw_out *o,
+                            struct sw_stats *st)
+{
+    const struct sip_hdr *top = sip_hdr_find(m, SH_VIA, 0), *next;
+    struct sip_hdr rest;
+    struct sip_via v, nv;
+    struct sip_edits ed;
+    const struct sw_trunk *trunk;
+    char src_ip[64];
+    int src_port, port;
+    size_t i;
+
+    st->responses++;
+    sockaddr_ip(src, src_ip, sizeof(src_ip), &src_port);
+    o->act = SW_ACT_DROP;
+    if (top == NULL || sip_via_parse(m, top, &v) != 0 || !is_us(env, v.host, v.port) ||
+        strncmp(v.branch, OUR_BRANCH, strlen(OUR_BRANCH)) != 0) {
+        snprintf(o->why, sizeof(o->why), "%d response from %s:%d: top Via is not ours", m->status,
+                 src_ip, src_port);
+        st->dropped_not_ours++;
+        return;
+    }
+    sip_edits_init(&ed);
+    if (v.more) {
+        /* our Via shares its line with the next one: remove just our value and its comma */
+        if (sip_via_rest(m, top, &v, &rest) != 0 || sip_via_parse(m, &rest, &nv) != 0 ||
+            sip_edit_delete(&ed, top->value_off, rest.value_off - top->value_off) != 0)
+            goto bad_next;
+    } else {
+        if ((next = sip_hdr_find(m, SH_VIA, 1)) == NULL || sip_via_parse(m, next, &nv) != 0 ||
+            sip_edit_delete(&ed, top->line_off, top->line_len) != 0)
+            goto bad_next;
+    }
+    /* RFC 3581: received and rport, else the sent-by */
+    port = nv.rport > 0 ? nv.rport : (nv.port ? nv.port : 5060);
+    if (make_addr(nv.received[0] ? nv.received : nv.host, port, &o->dst, &o->dstlen) != 0) {
+        snprintf(o->why, sizeof(o->why),
+                 "%d response: next Via host %.64s is a name; we resolve no names per message",
+                 m->status, nv.host);
+        st->dropped_not_ours++;
+        return;
+    }
+    if (strcasecmp(nv.transport, "UDP") == 0)
+        o->transport = SW_UDP;
+    else if (strcasecmp(nv.transport, "TCP") == 0)
+        o->transport = SW_TCP;
+    else {
+        snprintf(o->why, sizeof(o->why), "%d response: next Via transport %s is not supported",
+                 m->status, nv.transport);
+        st->dropped_not_ours++;
+        return;
+    }
+    /* response hooks of the trunk the response comes from */
+    if ((trunk = sw_config_match(env->cfg, src, NULL)) != NULL) {
+        struct swf_call call;
+        memset(&call, 0, sizeof(call));
+        call.msg = m;
+        call.edits = &ed;
+        call.ctx = env->ctx;
+        call.trunk = trunk;
+        call.now = (int64_t)time(NULL);
+        for (i = 0; i < trunk->nchain; i++) {
+            const struct swf_filter *f = trunk->chain[i].filter;
+            if (f->response != NULL && f->response(trunk->chain[i].state, &call) == SWF_DROP) {
+                snprintf(o->why, sizeof(o->why), "%d response dropped by filter %s", m->status,
+                         f->name);
+                st->dropped_by_filter++;
+                return;
+            }
+        }
+    }
+    o->trunk = trunk;
+    o->len = sip_splice(m->buf, m->len, &ed, out, SW_OUT_MAX);
+    if (o->len == (size_t)-1)
+        goto bad_next;
+    o->act = SW_ACT_FORWARD;
+    st->forwarded_responses++;
+    snprintf(o->why, sizeof(o->why), "%d response from %s:%d to %.64s:%d", m->status, src_ip,
+             src_port, nv.received[0] ? nv.received : nv.host, port);
+    return;
+
+bad_next:
+    snprintf(o->why, sizeof(o->why), "%d response from %s:%d has no usable Via below ours",
+             m->status, src_ip, src_port);
+    st->dropped_malformed++;
+}
+
+/* --- entry ---------------------------------------------------------------------------- */
+
+/* Whether bytes that did not parse look like a request we could answer. */
+static int looks_like_request(const char *buf, size_t len)
+{
+    const char *eol = memchr(buf, '\n', len);
+    size_t n;
+
+    if (eol == NULL || (size_t)(eol - buf) < 12 || strncmp(buf, "SIP/", 4) == 0)
+        return 0;
+    n = (size_t)(eol - buf);
+    if (buf[n - 1] == '\r')
+        n--;
+    return n >= 7 && memcmp(buf + n - 7, "SIP/2.0", 7) == 0 && strncmp(buf, "ACK ", 4) != 0;
+}
+
+void sw_proxy_handle(const struct sw_proxy_env *env, const char *buf, size_t len,
+                     const struct sockaddr *src, socklen_t srclen, int transport, char *out,
+                     struct sw_out *o, struct sw_stats *st)
+{
+    struct sip_msg m;
+    char err[160];
+
+    memset(o, 0, sizeof(*o));
+    o->act = SW_ACT_DROP;
+    st->received++;
+    if (sip_parse(&m, buf, len, err, sizeof(err)) != 0) {
+        char ip[64];
+        int port;
+        sockaddr_ip(src, ip, sizeof(ip), &port);
+        snprintf(o->why, sizeof(o->why), "malformed message from %s:%d: %s", ip, port, err);
+        if (looks_like_request(buf, len)) {
+            /* reply() counts the drop itself when no reply can be built */
+            reply(env, buf, len, src, srclen, transport, 400, "Bad Request", NULL, out, o, st);
+            if (o->act == SW_ACT_REPLY)
+                st->replied_400++;
+            return;
+        }
+        st->dropped_malformed++;
+        return;
+    }
+    if (m.is_request)
+        handle_request(env, &m, src, srclen, transport, out, o, st);
+    else
+        handle_response(env, &m, src, out, o, st);
+}

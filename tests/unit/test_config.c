@@ -1,0 +1,720 @@
+/*
+ * test_config.c - stirwired's configuration loader (src/daemon/config.c): a full file is read
+ * into every field, defaults apply when settings are absent, each kind of mistake is
+ * reported with the line it is on (all of them in one run, as `stirwired -t` shows them),
+ * and trunk matching picks the first trunk whose source, port and domain fit.
+ *
+ * Each test writes its configuration into a fresh mkdtemp directory, so the line numbers
+ * asserted are those of the text in the test. Filters used: "strip" (no settings) and
+ * "sign" (which refuses a trunk that gives it no key); the registry is the real one.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <syslog.h>
+#include <cmocka.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
+#include "../../src/daemon/config.h"
+
+struct fixture {
+    char dir[64];
+    char path[128];
+    char errs[8192];
+    struct sw_config *cfg;
+};
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    assert_non_null(f);
+    snprintf(f->dir, sizeof(f->dir), "/tmp/test_config.XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(f->path, sizeof(f->path), "%s/stirwire.conf", f->dir);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const extra[] = {"trunks.conf", "key.pem"};
+    char path[160];
+    size_t i;
+
+    sw_config_free(f->cfg);
+    unlink(f->path);
+    /* Files some tests add, left behind when such a test fails half-way. */
+    for (i = 0; i < sizeof(extra) / sizeof(extra[0]); i++) {
+        snprintf(path, sizeof(path), "%s/%s", f->dir, extra[i]);
+        unlink(path);
+    }
+    rmdir(f->dir);
+    free(f);
+    return 0;
+}
+
+static void write_conf(struct fixture *f, const char *text)
+{
+    FILE *fp = fopen(f->path, "w");
+    assert_non_null(fp);
+    assert_int_equal(fputs(text, fp) >= 0, 1);
+    assert_int_equal(fclose(fp), 0);
+}
+
+/* Loads text; it must be valid. */
+static struct sw_config *load_ok(struct fixture *f, const char *text)
+{
+    write_conf(f, text);
+    sw_config_free(f->cfg);
+    f->cfg = NULL;
+    if (sw_config_load(f->path, &f->cfg, f->errs, sizeof(f->errs)) != 0)
+        fail_msg("unexpected errors:\n%s", f->errs);
+    assert_non_null(f->cfg);
+    return f->cfg;
+}
+
+/* Loads text; it must fail. Returns the number of error lines. */
+static int load_bad(struct fixture *f, const char *text)
+{
+    const char *p;
+    int n = 0;
+
+    write_conf(f, text);
+    assert_int_equal(sw_config_load(f->path, &f->cfg, f->errs, sizeof(f->errs)), -1);
+    assert_null(f->cfg);
+    for (p = f->errs; (p = strchr(p, '\n')) != NULL; p++)
+        n++;
+    return n;
+}
+
+/* Asserts that some error line is "PATH:line: ..." and contains every string given. */
+static void has_error(struct fixture *f, int line, ...)
+{
+    char prefix[160];
+    const char *p = f->errs;
+    va_list ap;
+
+    snprintf(prefix, sizeof(prefix), "%s:%d: ", f->path, line);
+    while ((p = strstr(p, prefix)) != NULL) {
+        const char *eol = strchr(p, '\n'), *want;
+        size_t len = eol != NULL ? (size_t)(eol - p) : strlen(p);
+        char one[1024];
+        int all = 1;
+
+        if (len >= sizeof(one))
+            len = sizeof(one) - 1;
+        memcpy(one, p, len);
+        one[len] = '\0';
+        va_start(ap, line);
+        while ((want = va_arg(ap, const char *)) != NULL)
+            if (strstr(one, want) == NULL)
+                all = 0;
+        va_end(ap);
+        if (all)
+            return;
+        p += len;
+    }
+    fail_msg("no error at line %d with the expected text in:\n%s", line, f->errs);
+}
+
+/* Asserts that the error lines are sorted by line number (one file). */
+static void in_line_order(struct fixture *f)
+{
+    const char *p = f->errs;
+    size_t plen = strlen(f->path);
+    long last = 0;
+
+    while (*p != '\0') {
+        char *end;
+        long line;
+        assert_memory_equal(p, f->path, plen);
+        line = strtol(p + plen + 1, &end, 10);
+        assert_true(line >= last);
+        last = line;
+        p = strchr(p, '\n');
+        assert_non_null(p);
+        p++;
+    }
+}
+
+#define HAS_ERROR(f, line, ...) has_error(f, line, __VA_ARGS__, (const char *)NULL)
+
+/* A listener, for files whose point is elsewhere. */
+#define LISTEN "listen = ( { address = \"127.0.0.1\"; } );\n"
+
+/* Every setting, each with a value other than its default. */
+static const char full_conf[] =
+    "# a complete file\n"
+    "listen = ( { address = \"127.0.0.1\"; port = 5060; transport = [ \"udp\", \"tcp\" ];\n"
+    "             advertise = \"192.0.2.1:5060\"; },\n"
+    "           { address = \"::1\"; port = 5070; transport = [ \"udp\" ]; } );\n"
+    "workers = 4;\n"
+    "pid_file = \"/run/stirwired.pid\";\n"
+    "user = \"root\";\n"
+    "log = { syslog = true; level = \"debug\"; };\n"
+    "udp_rcvbuf = 8388608;\n"
+    "trunks = (\n"
+    "  { name = \"pbx\";\n"
+    "    match = { source = [ \"192.0.2.10/32\", \"2001:db8::/32\" ]; port = 5062;\n"
+    "              domain = \"example.com\"; };\n"
+    "    next_hop = \"sip:127.0.0.1:5080;transport=tcp\"; record_route = true;\n"
+    "    udp_fragment = true; filters = [ \"strip\" ]; },\n"
+    "  { name = \"carrier\"; match = { source = \"198.51.100.0/24\"; };\n"
+    "    next_hop = \"sip:localhost\"; next_hop_tcp = true; },\n"
+    "  { name = \"v6\"; match = { source = [ \"::/0\" ]; };\n"
+    "    next_hop = \"sip:[::1]:5062;lr\"; filters = [ ]; }\n"
+    ");\n";
+
+static void loads_every_field_of_a_full_file(void **state)
+{
+    struct fixture *f = *state;
+    const struct sw_config *c = load_ok(f, full_conf);
+    const struct sockaddr_in *sin;
+    const struct sockaddr_in6 *sin6;
+    const struct sw_trunk *t;
+    uint8_t a[16];
+
+    assert_string_equal(c->path, f->path);
+    assert_int_equal(c->nlisten, 2);
+    sin = (const struct sockaddr_in *)&c->listen[0].addr;
+    assert_int_equal(sin->sin_family, AF_INET);
+    assert_int_equal(ntohs(sin->sin_port), 5060);
+    assert_int_equal(ntohl(sin->sin_addr.s_addr), 0x7f000001);
+    assert_int_equal(c->listen[0].addrlen, sizeof(struct sockaddr_in));
+    assert_int_equal(c->listen[0].transports, SW_UDP | SW_TCP);
+    assert_string_equal(c->listen[0].advertise, "192.0.2.1:5060");
+    sin6 = (const struct sockaddr_in6 *)&c->listen[1].addr;
+    assert_int_equal(sin6->sin6_family, AF_INET6);
+    assert_int_equal(ntohs(sin6->sin6_port), 5070);
+    assert_true(IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr));
+    assert_int_equal(c->listen[1].transports, SW_UDP);
+    assert_string_equal(c->listen[1].advertise, "");
+
+    assert_int_equal(c->workers, 4);
+    assert_string_equal(c->pid_file, "/run/stirwired.pid");
+    assert_string_equal(c->user, "root");
+    assert_int_equal(c->log_syslog, 1);
+    assert_int_equal(c->log_level, LOG_DEBUG);
+    assert_int_equal(c->udp_rcvbuf, 8388608);
+
+    assert_int_equal(c->ntrunks, 3);
+    t = &c->trunks[0];
+    assert_string_equal(t->name, "pbx");
+    assert_int_equal(t->nsources, 2);
+    assert_int_equal(t->sources[0].family, AF_INET);
+    assert_int_equal(t->sources[0].bits, 32);
+    inet_pton(AF_INET, "192.0.2.10", a);
+    assert_memory_equal(t->sources[0].addr, a, 4);
+    assert_int_equal(t->sources[1].family, AF_INET6);
+    assert_int_equal(t->sources[1].bits, 32);
+    inet_pton(AF_INET6, "2001:db8::", a);
+    assert_memory_equal(t->sources[1].addr, a, 16);
+    assert_int_equal(t->match_port, 5062);
+    assert_string_equal(t->match_domain, "example.com");
+    assert_string_equal(t->next_hop.uri, "sip:127.0.0.1:5080;transport=tcp");
+    assert_string_equal(t->next_hop.host, "127.0.0.1");
+    assert_int_equal(t->next_hop.port, 5080);
+    assert_int_equal(t->next_hop.transport, SW_TCP);
+    assert_int_equal(t->next_hop.tcp_capable, 1);
+    sin = (const struct sockaddr_in *)&t->next_hop.addr;
+    assert_int_equal(sin->sin_family, AF_INET);
+    assert_int_equal(ntohs(sin->sin_port), 5080);
+    assert_int_equal(ntohl(sin->sin_addr.s_addr), 0x7f000001);
+    assert_int_equal(t->next_hop.addrlen, sizeof(struct sockaddr_in));
+    assert_int_equal(t->record_route, 1);
+    assert_int_equal(t->udp_fragment, 1);
+    assert_int_equal(t->nchain, 1);
+    assert_string_equal(t->chain[0].filter->name, "strip");
+
+    t = &c->trunks[1];
+    assert_string_equal(t->name, "carrier");
+    assert_int_equal(t->nsources, 1);
+    assert_int_equal(t->sources[0].bits, 24);
+    assert_int_equal(t->match_port, 0);
+    assert_null(t->match_domain);
+    assert_string_equal(t->next_hop.host, "localhost");
+    assert_int_equal(t->next_hop.port, 5060);
+    assert_int_equal(t->next_hop.transport, SW_UDP);
+    assert_int_equal(t->next_hop.tcp_capable, 1);
+    assert_true(t->next_hop.addr.ss_family == AF_INET || t->next_hop.addr.ss_family == AF_INET6);
+    assert_true(t->next_hop.addrlen > 0);
+    assert_int_equal(t->record_route, 0);
+    assert_int_equal(t->udp_fragment, 0);
+    assert_int_equal(t->nchain, 0);
+
+    t = &c->trunks[2];
+    assert_string_equal(t->next_hop.host, "::1");
+    assert_int_equal(t->next_hop.port, 5062);
+    assert_int_equal(t->next_hop.transport, SW_UDP);
+    assert_int_equal(t->next_hop.tcp_capable, 0);
+    sin6 = (const struct sockaddr_in6 *)&t->next_hop.addr;
+    assert_int_equal(sin6->sin6_family, AF_INET6);
+    assert_int_equal(ntohs(sin6->sin6_port), 5062);
+    assert_int_equal(t->nsources, 1);
+    assert_int_equal(t->sources[0].bits, 0);
+}
+
+static void absent_settings_take_their_defaults(void **state)
+{
+    struct fixture *f = *state;
+    const struct sw_config *c = load_ok(f, LISTEN);
+    const struct sockaddr_in *sin = (const struct sockaddr_in *)&c->listen[0].addr;
+
+    assert_int_equal(c->nlisten, 1);
+    assert_int_equal(ntohs(sin->sin_port), 5060);
+    assert_int_equal(c->listen[0].transports, SW_UDP | SW_TCP);
+    assert_int_equal(c->workers, 0);
+    assert_null(c->pid_file);
+    assert_null(c->user);
+    assert_int_equal(c->log_syslog, 0);
+    assert_int_equal(c->log_level, LOG_INFO);
+    assert_int_equal(c->udp_rcvbuf, 0);
+    assert_int_equal(c->ntrunks, 0);
+}
+
+static void reports_an_unknown_top_level_key_naming_the_known_ones(void **state)
+{
+    struct fixture *f = *state;
+
+    assert_int_equal(load_bad(f, LISTEN "\nworkerz = 2;\n"), 1);
+    HAS_ERROR(f, 3, "unknown setting \"workerz\"", "did you mean \"workers\"", "listen", "trunks",
+              "udp_rcvbuf");
+}
+
+static void reports_an_unknown_trunk_key(void **state)
+{
+    struct fixture *f = *state;
+
+    assert_int_equal(load_bad(f, LISTEN "trunks = ( { name = \"t\";\n"
+                                        "  match = { source = \"10.0.0.0/8\"; };\n"
+                                        "  next_hop = \"sip:10.1.2.3\";\n"
+                                        "  recod_route = true; } );\n"),
+                     1);
+    HAS_ERROR(f, 5, "unknown setting \"recod_route\"", "trunk \"t\"", "record_route",
+              "next_hop_tcp", "sign");
+}
+
+static void reports_a_bad_cidr_on_its_line(void **state)
+{
+    struct fixture *f = *state;
+
+    assert_int_equal(load_bad(f, LISTEN "trunks = ( { name = \"t\";\n"
+                                        "  match = { source = [ \"10.0.0.0/8\",\n"
+                                        "                       \"10.0.0.300/8\",\n"
+                                        "                       \"10.1.0.0/33\",\n"
+                                        "                       \"10.1.2.3/16\" ]; };\n"
+                                        "  next_hop = \"sip:10.1.2.3\"; } );\n"),
+                     3);
+    HAS_ERROR(f, 4, "\"10.0.0.300/8\"", "not a CIDR");
+    HAS_ERROR(f, 5, "\"10.1.0.0/33\"", "0..32");
+    HAS_ERROR(f, 6, "\"10.1.2.3/16\"", "10.1.0.0/16");
+}
+
+static void reports_port_zero(void **state)
+{
+    struct fixture *f = *state;
+
+    assert_int_equal(load_bad(f, "listen = (\n  { address = \"127.0.0.1\";\n    port = 0; } );\n"),
+                     1);
+    HAS_ERROR(f, 3, "port", "1..65535");
+}
+
+static void reports_an_unknown_filter_listing_the_known_ones(void **state)
+{
+    struct fixture *f = *state;
+
+    assert_int_equal(load_bad(f, LISTEN "trunks = ( { name = \"t\";\n"
+                                        "  match = { source = \"10.0.0.0/8\"; };\n"
+                                        "  next_hop = \"sip:10.1.2.3\";\n"
+                                        "  filters = [ \"strip\", \"sing\" ]; } );\n"),
+                     1);
+    HAS_ERROR(f, 5, "unknown filter \"sing\"", "known: ", "sign", "strip");
+}
+
+static void reports_a_duplicate_trunk_name(void **state)
+{
+    struct fixture *f = *state;
+
+    assert_int_equal(load_bad(f, LISTEN "trunks = (\n"
+                                        "  { name = \"t\"; match = { source = \"10.0.0.0/8\"; };\n"
+                                        "    next_hop = \"sip:10.1.2.3\"; },\n"
+                                        "  { name = \"t\"; match = { source = \"::/0\"; };\n"
+                                        "    next_hop = \"sip:10.1.2.3\"; } );\n"),
+                     1);
+    HAS_ERROR(f, 5, "\"t\"", "used twice");
+}
+
+static void reports_a_syntax_error_on_its_line(void **state)
+{
+    struct fixture *f = *state;
+
+    assert_int_equal(load_bad(f, LISTEN "workers = 2;\n\nlog = { level = ; };\n"), 1);
+    HAS_ERROR(f, 4, "syntax error");
+}
+
+static void reports_every_error_in_one_run(void **state)
+{
+    struct fixture *f = *state;
+
+    assert_int_equal(load_bad(f, "listen = ( { address = \"localhost\"; port = 70000;\n" /* 1 */
+                                 "             transport = [ \"sctp\" ]; } );\n"
+                                 "workers = 300;\n" /* 3 */
+                                 "log = { level = \"verbose\"; };\n"
+                                 "trunks = (\n" /* 5 */
+                                 "  { name = \"\"; match = { source = \"10.0.0.0/8\"; };\n"
+                                 "    next_hop = \"sip:10.1.2.3;transport=sctp\"; },\n" /* 7 */
+                                 "  { name = \"b\"; match = { source = \"10.0.0.0/8\"; };\n"
+                                 "    next_hop = \"http://10.1.2.3/\"; } );\n"), /* 9 */
+                     8);
+    HAS_ERROR(f, 1, "port", "70000");
+    HAS_ERROR(f, 1, "\"localhost\"", "not an IPv4 or IPv6 address");
+    HAS_ERROR(f, 2, "unknown transport \"sctp\"");
+    HAS_ERROR(f, 3, "workers", "0..256");
+    HAS_ERROR(f, 4, "unknown level \"verbose\"", "debug");
+    HAS_ERROR(f, 6, "name must not be empty");
+    HAS_ERROR(f, 7, "transport must be udp or tcp");
+    HAS_ERROR(f, 9, "must be a sip: URI");
+    in_line_order(f);
+}
+
+static void names_an_included_file_in_its_errors(void **state)
+{
+    struct fixture *f = *state;
+    char inc[160];
+    FILE *fp;
+
+    snprintf(inc, sizeof(inc), "%s/trunks.conf", f->dir);
+    assert_non_null(fp = fopen(inc, "w"));
+    fputs("trunks = ( { name = \"t\"; match = { source = \"10.0.0.0/8\"; };\n"
+          "  next_hop = \"sip:10.1.2.3\"; filterz = [ ]; } );\n",
+          fp);
+    assert_int_equal(fclose(fp), 0);
+    /* Relative to the main file's directory, wherever the daemon runs. */
+    assert_int_equal(load_bad(f, LISTEN "workers = -1;\n@include \"trunks.conf\"\n"), 2);
+    HAS_ERROR(f, 2, "workers");
+    assert_non_null(strstr(f->errs, "/trunks.conf:2: unknown setting \"filterz\""));
+    /* The main file's errors come first. */
+    assert_true(strstr(f->errs, "workers") < strstr(f->errs, "filterz"));
+    unlink(inc);
+}
+
+static void reports_a_filters_own_error_at_the_trunk(void **state)
+{
+    struct fixture *f = *state;
+
+    /* sign without its settings group: the filter refuses, the loader adds where. */
+    assert_int_equal(load_bad(f, LISTEN "trunks = (\n"
+                                        "  { name = \"pbx\";\n"
+                                        "    match = { source = \"10.0.0.0/8\"; };\n"
+                                        "    next_hop = \"sip:10.1.2.3\";\n"
+                                        "    filters = [ \"sign\" ]; } );\n"),
+                     1);
+    HAS_ERROR(f, 3, "trunk \"pbx\": filter \"sign\": ");
+}
+
+/* A P-256 key in PEM at path, for the sign filter. */
+static void write_key(const char *path)
+{
+    EVP_PKEY *pkey = EVP_EC_gen("P-256");
+    FILE *fp = fopen(path, "w");
+
+    assert_non_null(pkey);
+    assert_non_null(fp);
+    assert_int_equal(PEM_write_PrivateKey(fp, pkey, NULL, NULL, 0, NULL, NULL), 1);
+    assert_int_equal(fclose(fp), 0);
+    EVP_PKEY_free(pkey);
+}
+
+static void configures_each_filter_of_a_chain_in_order(void **state)
+{
+    struct fixture *f = *state;
+    char key[160], *text;
+    const struct sw_config *c;
+    size_t n;
+
+    snprintf(key, sizeof(key), "%s/key.pem", f->dir);
+    write_key(key);
+    n = strlen(key) + 512;
+    text = malloc(n);
+    assert_non_null(text);
+    snprintf(text, n,
+             LISTEN "trunks = ( { name = \"pbx\"; match = { source = \"10.0.0.0/8\"; };\n"
+                    "  next_hop = \"sip:10.1.2.3\"; filters = [ \"strip\", \"sign\" ];\n"
+                    "  sign = { key = \"%s\"; x5u = \"https://certs.example.net/sp.pem\";\n"
+                    "           attest = ( { level = \"B\"; } ); }; } );\n",
+             key);
+    c = load_ok(f, text);
+    assert_int_equal(c->trunks[0].nchain, 2);
+    assert_string_equal(c->trunks[0].chain[0].filter->name, "strip");
+    assert_string_equal(c->trunks[0].chain[1].filter->name, "sign");
+    assert_non_null(c->trunks[0].chain[1].state);
+    free(text);
+    /* The filter's state is freed by sw_config_free (teardown); the key file may go now. */
+    unlink(key);
+}
+
+static void reports_a_next_hop_name_that_does_not_resolve(void **state)
+{
+    struct fixture *f = *state;
+
+    assert_int_equal(load_bad(f, LISTEN "trunks = ( { name = \"t\";\n"
+                                        "  match = { source = \"10.0.0.0/8\"; };\n"
+                                        "  next_hop = \"sip:no-such-host.invalid:5060\"; } );\n"),
+                     1);
+    HAS_ERROR(f, 4, "\"no-such-host.invalid\"", "does not resolve");
+}
+
+static void reports_missing_listen_and_trunk_essentials(void **state)
+{
+    struct fixture *f = *state;
+
+    assert_int_equal(load_bad(f, "workers = 1;\n"
+                                 "trunks = ( { name = \"t\"; } );\n"),
+                     3);
+    assert_non_null(strstr(f->errs, "at least one listener"));
+    HAS_ERROR(f, 2, "match is missing");
+    HAS_ERROR(f, 2, "next_hop is missing");
+}
+
+static void reports_too_long_and_repeated_chains(void **state)
+{
+    struct fixture *f = *state;
+
+    assert_int_equal(load_bad(f, LISTEN "trunks = (\n"
+                                        "  { name = \"a\"; match = { source = \"10.0.0.0/8\"; };\n"
+                                        "    next_hop = \"sip:10.1.2.3\";\n"
+                                        "    filters = [ \"strip\", \"strip\" ]; },\n"
+                                        "  { name = \"b\"; match = { source = \"10.0.0.0/8\"; };\n"
+                                        "    next_hop = \"sip:10.1.2.3\";\n"
+                                        "    filters = [ \"strip\", \"strip\", \"strip\", "
+                                        "\"strip\", \"strip\", \"strip\", \"strip\", \"strip\", "
+                                        "\"strip\" ]; } );\n"),
+                     2);
+    HAS_ERROR(f, 5, "\"strip\" is listed twice");
+    HAS_ERROR(f, 8, "at most 8");
+}
+
+static void reports_an_unreadable_file(void **state)
+{
+    struct fixture *f = *state;
+    struct sw_config *c = NULL;
+
+    assert_int_equal(sw_config_load("/nonexistent/stirwire.conf", &c, f->errs, sizeof(f->errs)),
+                     -1);
+    assert_null(c);
+    assert_non_null(strstr(f->errs, "/nonexistent/stirwire.conf: cannot open: "));
+}
+
+static void keeps_errors_within_a_small_buffer(void **state)
+{
+    struct fixture *f = *state;
+    struct sw_config *c = NULL;
+    char small[40];
+
+    write_conf(f, "workers = 1000;\nudp_rcvbuf = -1;\nfoo = 1;\n");
+    memset(small, 'x', sizeof(small));
+    assert_int_equal(sw_config_load(f->path, &c, small, sizeof(small)), -1);
+    assert_null(c);
+    /* Whole lines only, then "..." when more did not fit. */
+    assert_true(memchr(small, '\0', sizeof(small)) != NULL);
+    assert_true(strlen(small) == 0 || strstr(small, "...\n") != NULL);
+    assert_int_equal(sw_config_load(f->path, &c, NULL, 0), -1);
+    assert_int_equal(sw_config_load(f->path, &c, f->errs, sizeof(f->errs)), -1);
+    assert_int_equal(strstr(f->errs, ":3: unknown setting \"foo\"") != NULL, 1);
+}
+
+/* The sample file in etc/ must use only settings the loader knows. */
+static void sample_file_uses_only_known_settings(void **state)
+{
+    struct fixture *f = *state;
+    const char *srcdir = getenv("SRCDIR");
+    char path[4096];
+    struct sw_config *c = NULL;
+
+    if (srcdir == NULL)
+        skip();
+    snprintf(path, sizeof(path), "%s/etc/stirwire.conf", srcdir);
+    if (sw_config_load(path, &c, f->errs, sizeof(f->errs)) == 0) {
+        sw_config_free(c);
+        return;
+    }
+    /* Only the sign filter may object (its key file is not on this machine). */
+    if (strstr(f->errs, "unknown setting") != NULL || strstr(f->errs, "syntax error") != NULL ||
+        strstr(f->errs, "filter \"sign\"") == NULL)
+        fail_msg("sample configuration:\n%s", f->errs);
+}
+
+/* ---- matching ---------------------------------------------------------------------- */
+
+static struct sockaddr_storage addr(const char *ip, int port)
+{
+    struct sockaddr_storage ss;
+
+    memset(&ss, 0, sizeof(ss));
+    if (strchr(ip, ':') != NULL) {
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+        s6->sin6_family = AF_INET6;
+        s6->sin6_port = htons((uint16_t)port);
+        assert_int_equal(inet_pton(AF_INET6, ip, &s6->sin6_addr), 1);
+    } else {
+        struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+        s4->sin_family = AF_INET;
+        s4->sin_port = htons((uint16_t)port);
+        assert_int_equal(inet_pton(AF_INET, ip, &s4->sin_addr), 1);
+    }
+    return ss;
+}
+
+/* The name of the trunk src:port (with Request-URI host) matches, or "-" for none. */
+static const char *match(const struct sw_config *c, const char *ip, int port, const char *host)
+{
+    struct sockaddr_storage ss = addr(ip, port);
+    const struct sw_trunk *t = sw_config_match(c, (const struct sockaddr *)&ss, host);
+    return t != NULL ? t->name : "-";
+}
+
+static const char match_conf[] =
+    LISTEN "trunks = (\n"
+           "  { name = \"port\"; match = { source = \"192.0.2.0/24\"; port = 5099; };\n"
+           "    next_hop = \"sip:10.1.2.3\"; },\n"
+           "  { name = \"domain\"; match = { source = \"192.0.2.0/24\"; domain = \"Example.COM\"; "
+           "};\n"
+           "    next_hop = \"sip:10.1.2.3\"; },\n"
+           "  { name = \"net\"; match = { source = [ \"192.0.2.0/25\", \"2001:db8:1::/48\" ]; };\n"
+           "    next_hop = \"sip:10.1.2.3\"; },\n"
+           "  { name = \"host\"; match = { source = [ \"198.51.100.7\", \"2001:db8::7\" ]; };\n"
+           "    next_hop = \"sip:10.1.2.3\"; },\n"
+           "  { name = \"odd\"; match = { source = [ \"203.0.112.0/23\" ]; };\n"
+           "    next_hop = \"sip:10.1.2.3\"; },\n"
+           "  { name = \"wide\"; match = { source = [ \"192.0.0.0/8\" ]; };\n"
+           "    next_hop = \"sip:10.1.2.3\"; } );\n";
+
+static void matches_ipv4_cidrs(void **state)
+{
+    struct fixture *f = *state;
+    const struct sw_config *c = load_ok(f, match_conf);
+
+    assert_string_equal(match(c, "192.0.2.1", 5060, NULL), "net");
+    assert_string_equal(match(c, "192.0.2.127", 5060, NULL), "net");
+    assert_string_equal(match(c, "192.0.2.128", 5060, NULL), "wide");
+    assert_string_equal(match(c, "198.51.100.7", 5060, NULL), "host");
+    assert_string_equal(match(c, "198.51.100.8", 5060, NULL), "-");
+    assert_string_equal(match(c, "203.0.113.200", 1, NULL), "odd");
+    assert_string_equal(match(c, "203.0.112.5", 1, NULL), "odd");
+    assert_string_equal(match(c, "203.0.114.5", 1, NULL), "-");
+}
+
+static void matches_ipv6_cidrs(void **state)
+{
+    struct fixture *f = *state;
+    const struct sw_config *c = load_ok(f, match_conf);
+
+    assert_string_equal(match(c, "2001:db8:1:ffff::1", 5060, NULL), "net");
+    assert_string_equal(match(c, "2001:db8:2::1", 5060, NULL), "-");
+    assert_string_equal(match(c, "2001:db8::7", 5060, NULL), "host");
+    assert_string_equal(match(c, "2001:db8::8", 5060, NULL), "-");
+}
+
+static void matches_ipv4_mapped_sources_against_ipv4_cidrs(void **state)
+{
+    struct fixture *f = *state;
+    const struct sw_config *c = load_ok(f, match_conf);
+
+    assert_string_equal(match(c, "::ffff:192.0.2.1", 5060, NULL), "net");
+    assert_string_equal(match(c, "::ffff:198.51.100.7", 5060, NULL), "host");
+    assert_string_equal(match(c, "::ffff:198.51.100.8", 5060, NULL), "-");
+    /* Not mapped: the same low 32 bits in another IPv6 address are not that IPv4 peer. */
+    assert_string_equal(match(c, "::198.51.100.7", 5060, NULL), "-");
+}
+
+static void matches_on_source_port_when_set(void **state)
+{
+    struct fixture *f = *state;
+    const struct sw_config *c = load_ok(f, match_conf);
+
+    assert_string_equal(match(c, "192.0.2.200", 5099, NULL), "port");
+    assert_string_equal(match(c, "::ffff:192.0.2.200", 5099, NULL), "port");
+    assert_string_equal(match(c, "192.0.2.200", 5098, NULL), "wide");
+}
+
+static void matches_on_request_uri_domain_when_set(void **state)
+{
+    struct fixture *f = *state;
+    const struct sw_config *c = load_ok(f, match_conf);
+
+    assert_string_equal(match(c, "192.0.2.200", 5060, "example.com"), "domain");
+    assert_string_equal(match(c, "192.0.2.200", 5060, "EXAMPLE.com"), "domain");
+    assert_string_equal(match(c, "192.0.2.200", 5060, "example.org"), "wide");
+    assert_string_equal(match(c, "192.0.2.200", 5060, NULL), "wide");
+}
+
+static void first_matching_trunk_wins(void **state)
+{
+    struct fixture *f = *state;
+    const struct sw_config *c = load_ok(f, match_conf);
+
+    /* 192.0.2.1:5099 fits "port", "net" and "wide": file order decides. */
+    assert_string_equal(match(c, "192.0.2.1", 5099, "example.com"), "port");
+    assert_string_equal(match(c, "192.0.2.1", 5060, "example.com"), "domain");
+    assert_string_equal(match(c, "192.0.2.1", 5060, "example.net"), "net");
+}
+
+static void no_match_gives_null(void **state)
+{
+    struct fixture *f = *state;
+    const struct sw_config *c = load_ok(f, match_conf);
+    struct sockaddr_storage ss;
+
+    assert_string_equal(match(c, "10.0.0.1", 5060, NULL), "-");
+    assert_string_equal(match(c, "::1", 5060, NULL), "-");
+    memset(&ss, 0, sizeof(ss));
+    ss.ss_family = AF_UNIX;
+    assert_null(sw_config_match(c, (const struct sockaddr *)&ss, NULL));
+    assert_null(sw_config_match(NULL, (const struct sockaddr *)&ss, NULL));
+    c = load_ok(f, LISTEN);
+    assert_string_equal(match(c, "192.0.2.1", 5060, NULL), "-");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+        T(loads_every_field_of_a_full_file),
+        T(absent_settings_take_their_defaults),
+        T(reports_an_unknown_top_level_key_naming_the_known_ones),
+        T(reports_an_unknown_trunk_key),
+        T(reports_a_bad_cidr_on_its_line),
+        T(reports_port_zero),
+        T(reports_an_unknown_filter_listing_the_known_ones),
+        T(reports_a_duplicate_trunk_name),
+        T(reports_a_syntax_error_on_its_line),
+        T(reports_every_error_in_one_run),
+        T(names_an_included_file_in_its_errors),
+        T(reports_a_filters_own_error_at_the_trunk),
+        T(configures_each_filter_of_a_chain_in_order),
+        T(reports_a_next_hop_name_that_does_not_resolve),
+        T(reports_missing_listen_and_trunk_essentials),
+        T(reports_too_long_and_repeated_chains),
+        T(reports_an_unreadable_file),
+        T(keeps_errors_within_a_small_buffer),
+        T(sample_file_uses_only_known_settings),
+        T(matches_ipv4_cidrs),
+        T(matches_ipv6_cidrs),
+        T(matches_ipv4_mapped_sources_against_ipv4_cidrs),
+        T(matches_on_source_port_when_set),
+        T(matches_on_request_uri_domain_when_set),
+        T(first_matching_trunk_wins),
+        T(no_match_gives_null),
+#undef T
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
