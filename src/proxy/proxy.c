@@ -227,11 +227,12 @@ static void reply(const struct sw_proxy_env *env, const char *buf, size_t len,
 
 /*
  * Our branch. RFC 3261 clients (branch starts with z9hG4bK) give us a unique branch: hash
- * it, so a CANCEL or an ACK for a non-2xx, which carry their INVITE's branch, get the same
- * one. Older clients: hash what RFC 3261 section 16.11 lists instead.
+ * it with the Request-URI, so a CANCEL or an ACK for a non-2xx, which carry their INVITE's
+ * branch and Request-URI, get the same one. Older clients: hash what RFC 3261 section
+ * 16.11 lists instead. `via` is the Via value that is topmost when we receive the request.
  */
 static void our_branch(const struct sw_proxy_env *env, const struct sip_msg *m,
-                       const struct sip_hdr *topvia, const struct sip_via *v, char *out,
+                       const struct sip_hdr *via_hdr, const struct sip_via *v, char *out,
                        size_t size)
 {
     uint64_t h = env->secret;
@@ -241,7 +242,7 @@ static void our_branch(const struct sw_proxy_env *env, const struct sip_msg *m,
     if (strncmp(v->branch, BRANCH_MAGIC, 7) == 0 && strlen(v->branch) > 7) {
         h = hash_bytes(h, v->branch, strlen(v->branch));
     } else {
-        h = hash_bytes(h, m->buf + topvia->value_off, v->value_len);
+        h = hash_bytes(h, m->buf + via_hdr->value_off, v->value_len);
         if ((hd = sip_hdr_find(m, SH_FROM, 0)) != NULL && sip_hdr_tag(m, hd, tag, sizeof(tag)) == 0)
             h = hash_bytes(h, tag, strlen(tag));
         if ((hd = sip_hdr_find(m, SH_TO, 0)) != NULL && sip_hdr_tag(m, hd, tag, sizeof(tag)) == 0)
@@ -249,25 +250,40 @@ static void our_branch(const struct sw_proxy_env *env, const struct sip_msg *m,
         if ((hd = sip_hdr_find(m, SH_CALL_ID, 0)) != NULL)
             h = hash_bytes(h, m->buf + hd->value_off, hd->value_len);
         h = hash_bytes(h, &m->cseq, sizeof(m->cseq));
-        h = hash_bytes(h, m->buf + m->ruri_off, m->ruri_len);
     }
+    h = hash_bytes(h, m->buf + m->ruri_off, m->ruri_len);
     snprintf(out, size, OUR_BRANCH "%016llx", (unsigned long long)hash_final(h));
 }
 
-/* True when any Via value is ours and carries branch (a loop back to us, RFC 3261 16.3). */
-static int looped(const struct sw_proxy_env *env, const struct sip_msg *m, const char *branch)
+/*
+ * A loop (RFC 3261 section 16.3 item 4): the request carries a Via of ours whose branch is
+ * the one we would compute from the Via just below it, which was the topmost Via when we
+ * forwarded it before. The Request-URI is in the hash, so a spiral (same request back with
+ * a new Request-URI) is not taken for a loop.
+ */
+static int looped(const struct sw_proxy_env *env, const struct sip_msg *m)
 {
+    struct sip_hdr rest;
+    struct sip_via vv[2];
     const struct sip_hdr *h;
-    struct sip_hdr cur, rest;
-    struct sip_via v;
-    size_t i, guard;
+    char branch[64];
+    size_t i, guard = 0;
+    int have_prev = 0, ours_prev = 0;
 
+    /* walk every Via value in order, keeping the previous one */
     for (i = 0; (h = sip_hdr_find(m, SH_VIA, i)) != NULL; i++) {
-        cur = *h;
-        for (guard = 0; guard < 32 && sip_via_parse(m, &cur, &v) == 0; guard++) {
-            if (is_us(env, v.host, v.port) && strcmp(v.branch, branch) == 0)
-                return 1;
-            if (!v.more || sip_via_rest(m, &cur, &v, &rest) != 0)
+        struct sip_hdr cur = *h;
+        while (guard++ < 64 && sip_via_parse(m, &cur, &vv[1]) == 0) {
+            if (have_prev && ours_prev) {
+                our_branch(env, m, &cur, &vv[1], branch, sizeof(branch));
+                if (strcmp(vv[0].branch, branch) == 0)
+                    return 1;
+            }
+            ours_prev = is_us(env, vv[1].host, vv[1].port) &&
+                        strncmp(vv[1].branch, OUR_BRANCH, strlen(OUR_BRANCH)) == 0;
+            vv[0] = vv[1];
+            have_prev = 1;
+            if (!vv[1].more || sip_via_rest(m, &cur, &vv[1], &rest) != 0)
                 break;
             cur = rest;
         }
@@ -446,7 +462,7 @@ static void handle_request(const struct sw_proxy_env *env, const struct sip_msg 
         return;
     }
     our_branch(env, m, topvia, &v, branch, sizeof(branch));
-    if (looped(env, m, branch)) {
+    if (looped(env, m)) {
         snprintf(o->why, sizeof(o->why), "loop: %.*s from %s:%d already carries our Via",
                  (int)m->method_len, m->buf + m->method_off, src_ip, src_port);
         if (is_ack) {
