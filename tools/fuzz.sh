@@ -62,10 +62,32 @@ echo "fuzz.sh: building fuzz_sip" >&2
     -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
     "$top"/src/sip/*.c "$top/tests/fuzz/fuzz_sip.c" -losipparser2 -o "$build/fuzz_sip"
 
+echo "fuzz.sh: building fuzz_proxy" >&2
+# shellcheck disable=SC2086  # pkg-config output is meant to be split
+"$cc" -g -O1 -fno-omit-frame-pointer \
+    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+    -I"$top/src/lib" "$top"/src/lib/*.c "$top"/src/sip/*.c "$top"/filters/*.c \
+    "$top/src/daemon/config.c" "$top/src/daemon/log.c" "$top/src/proxy/proxy.c" \
+    "$top/tests/fuzz/fuzz_proxy.c" $libs $(pkg-config --cflags --libs libconfig) \
+    -losipparser2 -pthread -o "$build/fuzz_proxy"
+
 failed=
 run fuzz_identity identity 10000 || failed="$failed fuzz_identity"
 run fuzz_tnauth tnauth 8192 || failed="$failed fuzz_tnauth"
 run fuzz_sip sip 8192 || failed="$failed fuzz_sip"
+# fuzz_proxy's seeds are the SIP ones, each behind a first byte that picks source and transport
+run_proxy() {
+    mkdir -p "$build/corpus/proxy"
+    for f in "$top"/tests/fuzz/corpus/sip/*; do
+        for b in 0 1 2 128; do
+            { printf "\\$(printf '%03o' "$b")"; cat "$f"; } >"$build/corpus/proxy/$b-${f##*/}"
+        done
+    done
+    echo "fuzz.sh: running fuzz_proxy for $seconds s" >&2
+    (cd "$build" && ./fuzz_proxy -max_len=8192 -max_total_time="$seconds" \
+        -artifact_prefix="$build/artifacts/fuzz_proxy-" -print_final_stats=1 corpus/proxy)
+}
+run_proxy || failed="$failed fuzz_proxy"
 if [ -n "$failed" ]; then
     echo "fuzz.sh: failed:$failed; see $build/artifacts/" >&2
     exit 1
