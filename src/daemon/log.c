@@ -69,8 +69,8 @@ static void vlog(int level, const char *fmt, va_list ap)
     gmtime_r(&ts.tv_sec, &tm);
     strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
     /* one fprintf per line, so lines from several threads do not interleave */
-    fprintf(stderr, "%s.%03ldZ stirwired %s: %s\n", stamp, ts.tv_nsec / 1000000L,
-            level_name(level), msg);
+    fprintf(stderr, "%s.%03ldZ stirwired %s: %s\n", stamp, ts.tv_nsec / 1000000L, level_name(level),
+            msg);
 }
 
 void sw_log(int level, const char *fmt, ...)

@@ -38,6 +38,8 @@
 #define MAX_WORKERS 256
 #define TCP_OUT_MAX (1024 * 1024) /* queued bytes per connection before we give up on it */
 #define CONN_BUCKETS 4096
+#define MAX_CONNS 20000    /* TCP connections in all; more are refused at accept */
+#define CONN_IDLE_SECS 900 /* a connection silent this long is closed (RFC 5626 sends pings) */
 
 enum item_kind { IT_UDP, IT_TCP_LISTEN, IT_CONN };
 
@@ -54,6 +56,7 @@ struct conn {
     int epfd; /* the owning worker's epoll */
     pthread_mutex_t lock;
     int connecting;
+    int64_t last_active; /* seconds, monotonic; written by the owner only */
     char *in;
     size_t inlen;
     char *out;
@@ -310,6 +313,14 @@ fail:
 
 /* --- TCP connections ------------------------------------------------------------------ */
 
+static int64_t mono_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec;
+}
+
 static struct conn *conn_new(int fd, const struct sockaddr_storage *peer, socklen_t len, int epfd)
 {
     struct conn *c = calloc(1, sizeof(*c));
@@ -324,6 +335,7 @@ static struct conn *conn_new(int fd, const struct sockaddr_storage *peer, sockle
     memcpy(&c->peer, peer, len);
     c->peerlen = len;
     c->epfd = epfd;
+    c->last_active = mono_now();
     pthread_mutex_init(&c->lock, NULL);
     return c;
 }
@@ -458,8 +470,8 @@ static void env_init(struct worker *w, struct sw_proxy_env *env)
 }
 
 /* The UDP socket to send to dst from: the receiving one when the family fits. */
-static int udp_fd_for(struct worker *w, int recv_fd, int recv_family,
-                      struct sockaddr_storage *dst, socklen_t *dstlen)
+static int udp_fd_for(struct worker *w, int recv_fd, int recv_family, struct sockaddr_storage *dst,
+                      socklen_t *dstlen)
 {
     size_t i;
 
@@ -603,6 +615,15 @@ static void on_accept(struct worker *w, struct item *it)
         if ((fd = accept4(it->fd, (struct sockaddr *)&peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC)) <
             0)
             return;
+        if (atomic_load(&w->net->nconns) >= MAX_CONNS) {
+            char where[96];
+            addr_str((struct sockaddr *)&peer, where, sizeof(where));
+            sw_log_limited(&w->lim, LOG_WARNING,
+                           "refusing TCP connection from %s: %d connections are open", where,
+                           MAX_CONNS);
+            close(fd);
+            continue;
+        }
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         addr_normalise(&peer, &len);
         if ((c = conn_new(fd, &peer, len, w->epfd)) == NULL) {
@@ -662,6 +683,7 @@ static void on_conn(struct worker *w, struct conn *c, uint32_t events)
         }
         if (n < 0)
             break;
+        c->last_active = mono_now();
         c->inlen += (size_t)n;
         used = 0;
         for (;;) {
@@ -689,13 +711,35 @@ static void on_conn(struct worker *w, struct conn *c, uint32_t events)
     }
 }
 
+/* Closes this worker's connections that have been silent too long. */
+static void sweep_idle(struct worker *w)
+{
+    struct conn *idle[64], *c;
+    int64_t limit = mono_now() - CONN_IDLE_SECS;
+    size_t b, n = 0, i;
+
+    pthread_mutex_lock(&w->net->conns_lock);
+    for (b = 0; b < CONN_BUCKETS && n < 64; b++)
+        for (c = w->net->conns[b]; c != NULL && n < 64; c = c->hnext)
+            if (c->epfd == w->epfd && c->last_active < limit)
+                idle[n++] = c;
+    pthread_mutex_unlock(&w->net->conns_lock);
+    for (i = 0; i < n; i++)
+        conn_close(w, idle[i]);
+}
+
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
     struct epoll_event ev[64];
+    int64_t next_sweep = mono_now() + 10;
     int n, i;
 
     while (!atomic_load(&w->net->stopping)) {
+        if (mono_now() >= next_sweep) {
+            sweep_idle(w);
+            next_sweep = mono_now() + 10;
+        }
         n = epoll_wait(w->epfd, ev, 64, 100);
         for (i = 0; i < n; i++) {
             struct item *it = ev[i].data.ptr;

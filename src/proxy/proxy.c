@@ -124,8 +124,8 @@ static int name_is(const char *p, size_t n, const char *longname, char compact)
  * parse, as long as its header lines can be found: that is how a malformed request still
  * gets its 400. Returns the length, or 0 when no reply can be built (no Via).
  */
-static size_t build_reply(const struct sw_proxy_env *env, const char *buf, size_t len,
-                          int status, const char *reason, const char *extra, char *out)
+static size_t build_reply(const struct sw_proxy_env *env, const char *buf, size_t len, int status,
+                          const char *reason, const char *extra, char *out)
 {
     const char *p, *end = buf + len, *eol, *colon;
     size_t o = 0, cap = SW_OUT_MAX;
@@ -399,8 +399,8 @@ static const char *ruri_host(const struct sip_msg *m, char *out, size_t size)
 }
 
 static void handle_request(const struct sw_proxy_env *env, const struct sip_msg *m,
-                           const struct sockaddr *src, socklen_t srclen, int transport,
-                           char *out, struct sw_out *o, struct sw_stats *st)
+                           const struct sockaddr *src, socklen_t srclen, int transport, char *out,
+                           struct sw_out *o, struct sw_stats *st)
 {
     const struct sw_trunk *trunk;
     const struct sip_hdr *topvia, *h;
@@ -443,20 +443,20 @@ static void handle_request(const struct sw_proxy_env *env, const struct sip_msg 
     }
     mf = sip_max_forwards(m);
     if (mf == 0 || mf == -2) {
-        snprintf(o->why, sizeof(o->why), "%s from %s:%d", mf == 0 ? "Max-Forwards 0" :
-                 "Max-Forwards not a number", src_ip, src_port);
+        snprintf(o->why, sizeof(o->why), "%s from %s:%d",
+                 mf == 0 ? "Max-Forwards 0" : "Max-Forwards not a number", src_ip, src_port);
         if (is_ack) { /* nobody answers an ACK */
             o->act = SW_ACT_DROP;
             st->dropped_malformed++;
             return;
         }
         if (mf == 0) {
-            reply(env, m->buf, m->len, src, srclen, transport, 483, "Too Many Hops", NULL, out,
-                  o, st);
+            reply(env, m->buf, m->len, src, srclen, transport, 483, "Too Many Hops", NULL, out, o,
+                  st);
             st->replied_483++;
         } else {
-            reply(env, m->buf, m->len, src, srclen, transport, 400, "Bad Max-Forwards", NULL,
-                  out, o, st);
+            reply(env, m->buf, m->len, src, srclen, transport, 400, "Bad Max-Forwards", NULL, out,
+                  o, st);
             st->replied_400++;
         }
         return;
@@ -469,15 +469,13 @@ static void handle_request(const struct sw_proxy_env *env, const struct sip_msg 
             o->act = SW_ACT_DROP;
             return;
         }
-        reply(env, m->buf, m->len, src, srclen, transport, 482, "Loop Detected", NULL, out, o,
-              st);
+        reply(env, m->buf, m->len, src, srclen, transport, 482, "Loop Detected", NULL, out, o, st);
         st->replied_482++;
         return;
     }
 
     sip_edits_init(&ed);
-    if (mark_received(m, topvia, &v, src_ip, src_port, &ed) != 0 ||
-        pop_our_route(env, m, &ed) != 0)
+    if (mark_received(m, topvia, &v, src_ip, src_port, &ed) != 0 || pop_our_route(env, m, &ed) != 0)
         goto too_many_edits;
     if (mf == -1) {
         if (sip_edit_insert(&ed, topvia->line_off, "Max-Forwards: 70\r\n", 18) != 0)
@@ -518,15 +516,14 @@ static void handle_request(const struct sw_proxy_env *env, const struct sip_msg 
             snprintf(o->why, sizeof(o->why), "trunk %s: filter %s answers %d (%s)", trunk->name,
                      f->name, call.reply_status, notes);
             reply(env, m->buf, m->len, src, srclen, transport, call.reply_status,
-                  call.reply_reason[0] ? call.reply_reason : "Rejected", call.reply_headers, out,
-                  o, st);
+                  call.reply_reason[0] ? call.reply_reason : "Rejected", call.reply_headers, out, o,
+                  st);
             st->replied_by_filter++;
             return;
         }
         /* DROP, a REPLY to an ACK, or WAIT, which needs the verifier's parking (not here) */
         snprintf(o->why, sizeof(o->why), "trunk %s: filter %s %s (%s)", trunk->name, f->name,
-                 r == SWF_WAIT ? "asked to wait, which this build cannot do" : "dropped it",
-                 notes);
+                 r == SWF_WAIT ? "asked to wait, which this build cannot do" : "dropped it", notes);
         o->act = SW_ACT_DROP;
         st->dropped_by_filter++;
         return;

@@ -45,8 +45,8 @@ struct sw_stats {
 
 struct sw_out {
     enum sw_action act;
-    size_t len;                   /* bytes of out to send */
-    struct sockaddr_storage dst;  /* where to */
+    size_t len;                  /* bytes of out to send */
+    struct sockaddr_storage dst; /* where to */
     socklen_t dstlen;
     int transport;                /* SW_UDP or SW_TCP */
     const struct sw_trunk *trunk; /* the trunk matched, or NULL */

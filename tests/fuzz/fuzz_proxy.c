@@ -84,8 +84,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(&src, 0, sizeof(src));
     src.sin_family = AF_INET;
     src.sin_port = htons(5060);
-    src.sin_addr.s_addr = htonl(data[0] % 3 == 0 ? 0x0a000001 : data[0] % 3 == 1 ? 0x0a000002
-                                                                                : 0x0a000009);
+    src.sin_addr.s_addr = htonl(data[0] % 3 == 0   ? 0x0a000001
+                                : data[0] % 3 == 1 ? 0x0a000002
+                                                   : 0x0a000009);
     memset(&st, 0, sizeof(st));
     sw_proxy_handle(&env, (const char *)data + 1, size - 1, (struct sockaddr *)&src, sizeof(src),
                     (data[0] & 0x80) ? SW_TCP : SW_UDP, out, &o, &st);
