@@ -66,7 +66,8 @@ static void log_stats(struct sw_net *net, const char *when)
            "%s: received %llu (requests %llu, responses %llu); forwarded %llu requests (%llu "
            "signed, %llu over TCP for size), %llu responses; replied %llu (400: %llu, 403: "
            "%llu, 482: %llu, 483: %llu, by filters: %llu); dropped %llu malformed, %llu from no "
-           "trunk, %llu responses not ours, %llu by filters; %llu TCP connections open",
+           "trunk, %llu responses not ours, %llu by filters, %llu looped ACKs; %llu TCP "
+           "connections open",
            when, (unsigned long long)s.received, (unsigned long long)s.requests,
            (unsigned long long)s.responses, (unsigned long long)s.forwarded_requests,
            (unsigned long long)s.signed_requests, (unsigned long long)s.sent_tcp_for_size,
@@ -75,7 +76,8 @@ static void log_stats(struct sw_net *net, const char *when)
            (unsigned long long)s.replied_482, (unsigned long long)s.replied_483,
            (unsigned long long)s.replied_by_filter, (unsigned long long)s.dropped_malformed,
            (unsigned long long)s.dropped_no_trunk, (unsigned long long)s.dropped_not_ours,
-           (unsigned long long)s.dropped_by_filter, (unsigned long long)conns);
+           (unsigned long long)s.dropped_by_filter, (unsigned long long)s.dropped_loop,
+           (unsigned long long)conns);
 }
 
 /* Logs each line of a multi-line error buffer. */

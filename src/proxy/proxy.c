@@ -134,6 +134,22 @@ static size_t build_reply(const struct sw_proxy_env *env, const char *buf, size_
     uint64_t h = env->secret;
     int n;
 
+    /* our To tag comes from the Call-ID and the From line, wherever they are */
+    for (p = memchr(buf, '\n', len); p != NULL && p + 1 < end; p = eol) {
+        const char *line = p + 1;
+        if ((eol = memchr(line, '\n', (size_t)(end - line))) == NULL || eol - line <= 1)
+            break;
+        if ((colon = memchr(line, ':', (size_t)(eol - line))) == NULL)
+            continue;
+        {
+            const char *last = colon;
+            while (last > line && (last[-1] == ' ' || last[-1] == '\t'))
+                last--;
+            if (name_is(line, (size_t)(last - line), "call-id", 'i') ||
+                name_is(line, (size_t)(last - line), "from", 'f'))
+                h = hash_bytes(h, colon, (size_t)(eol - colon));
+        }
+    }
     n = snprintf(out, cap, "SIP/2.0 %d %s\r\n", status, reason);
     if (n < 0)
         return 0;
@@ -169,7 +185,7 @@ static size_t build_reply(const struct sw_proxy_env *env, const char *buf, size_
         if (name_is(name, nlen, "via", 'v'))
             have_via = 1;
         else if (name_is(name, nlen, "call-id", 'i'))
-            h = hash_bytes(h, line, llen);
+            ;
         else if (!name_is(name, nlen, "from", 'f') && !name_is(name, nlen, "to", 't') &&
                  !name_is(name, nlen, "cseq", 0))
             continue;
@@ -186,8 +202,7 @@ static size_t build_reply(const struct sw_proxy_env *env, const char *buf, size_
                 if (strncasecmp(v + i, ";tag", 4) == 0)
                     tagged = 1;
             if (!tagged) {
-                n = snprintf(tag, sizeof(tag), ";tag=sw%08x",
-                             (unsigned)hash_final(hash_bytes(h, line, llen)));
+                n = snprintf(tag, sizeof(tag), ";tag=sw%08x", (unsigned)hash_final(h));
                 memcpy(out + o, tag, (size_t)n);
                 o += (size_t)n;
             }
@@ -242,7 +257,15 @@ static void our_branch(const struct sw_proxy_env *env, const struct sip_msg *m,
     if (strncmp(v->branch, BRANCH_MAGIC, 7) == 0 && strlen(v->branch) > 7) {
         h = hash_bytes(h, v->branch, strlen(v->branch));
     } else {
-        h = hash_bytes(h, m->buf + via_hdr->value_off, v->value_len);
+        /*
+         * the parsed sent-by and transport, not the raw value: we add received/rport to
+         * that Via, and a looped request must still hash the same
+         */
+        (void)via_hdr;
+        h = hash_bytes(h, v->transport, strlen(v->transport));
+        h = hash_bytes(h, v->host, strlen(v->host));
+        h = hash_bytes(h, &v->port, sizeof(v->port));
+        h = hash_bytes(h, v->branch, strlen(v->branch));
         if ((hd = sip_hdr_find(m, SH_FROM, 0)) != NULL && sip_hdr_tag(m, hd, tag, sizeof(tag)) == 0)
             h = hash_bytes(h, tag, strlen(tag));
         if ((hd = sip_hdr_find(m, SH_TO, 0)) != NULL && sip_hdr_tag(m, hd, tag, sizeof(tag)) == 0)
@@ -467,6 +490,7 @@ static void handle_request(const struct sw_proxy_env *env, const struct sip_msg 
                  (int)m->method_len, m->buf + m->method_off, src_ip, src_port);
         if (is_ack) {
             o->act = SW_ACT_DROP;
+            st->dropped_loop++;
             return;
         }
         reply(env, m->buf, m->len, src, srclen, transport, 482, "Loop Detected", NULL, out, o, st);
@@ -478,7 +502,8 @@ static void handle_request(const struct sw_proxy_env *env, const struct sip_msg 
     if (mark_received(m, topvia, &v, src_ip, src_port, &ed) != 0 || pop_our_route(env, m, &ed) != 0)
         goto too_many_edits;
     if (mf == -1) {
-        if (sip_edit_insert(&ed, topvia->line_off, "Max-Forwards: 70\r\n", 18) != 0)
+        /* at the end of the headers, so that our Via stays the first line */
+        if (sip_edit_insert(&ed, m->hdrs_end, "Max-Forwards: 70\r\n", 18) != 0)
             goto too_many_edits;
     } else {
         char num[8];
@@ -537,13 +562,19 @@ static void handle_request(const struct sw_proxy_env *env, const struct sip_msg 
     out_transport = trunk->next_hop.transport;
     for (i = 0; i < ed.n; i++)
         delta += (long)ed.e[i].ins_len - (long)ed.e[i].del;
-    grow = m->len + (size_t)(delta > 0 ? delta : 0) + 200; /* + our Via and Record-Route */
+    uri_host(env->host, host, sizeof(host));
+    /* our Via and Record-Route, measured as they will be written ("UDP" and "TCP" are alike) */
+    delta +=
+        snprintf(NULL, 0, "Via: SIP/2.0/UDP %s:%d;branch=%s;rport\r\n", host, env->port, branch);
+    if (trunk->record_route && dialog_creating(m))
+        delta += snprintf(NULL, 0, "Record-Route: <sip:%s:%d;lr%s>\r\n", host, env->port,
+                          transport == SW_TCP ? ";transport=tcp" : "");
+    grow = (size_t)((long)m->len + delta);
     if (out_transport == SW_UDP && grow > SW_UDP_MTU_LIMIT && trunk->next_hop.tcp_capable &&
         !trunk->udp_fragment) {
         out_transport = SW_TCP;
         st->sent_tcp_for_size++;
     }
-    uri_host(env->host, host, sizeof(host));
     if (sip_edit_insertf(&ed, topvia->line_off, "Via: SIP/2.0/%s %s:%d;branch=%s;rport\r\n",
                          transport_name(out_transport), host, env->port, branch) != 0)
         goto too_many_edits;

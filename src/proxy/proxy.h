@@ -39,6 +39,7 @@ struct sw_stats {
     uint64_t forwarded_requests, forwarded_responses, replies;
     uint64_t signed_requests;
     uint64_t dropped_malformed, dropped_no_trunk, dropped_not_ours, dropped_by_filter;
+    uint64_t dropped_loop;
     uint64_t replied_400, replied_403, replied_482, replied_483, replied_by_filter;
     uint64_t sent_tcp_for_size;
 };
