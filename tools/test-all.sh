@@ -103,9 +103,9 @@ banner format "tools/check-format.sh"
 "$top/tools/check-format.sh" || die "C files do not match .clang-format (list above)"
 done_stage
 
-banner fuzz "tools/fuzz.sh 60"
+banner fuzz "tools/fuzz.sh 45"
 if [ -x "$top/tools/fuzz.sh" ] || [ -f "$top/tools/fuzz.sh" ]; then
-    bash "$top/tools/fuzz.sh" 60 || die "fuzzing found a problem (output above)"
+    bash "$top/tools/fuzz.sh" 45 || die "fuzzing found a problem (output above)"
 else
     echo "tools/fuzz.sh does not exist yet; nothing to fuzz"
 fi
