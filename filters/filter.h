@@ -30,11 +30,11 @@ typedef enum {
 
 /* One message passing through a chain. */
 struct swf_call {
-    const struct sip_msg *msg;     /* as received */
-    struct sip_edits *edits;       /* where a filter writes its changes */
-    sw_ctx *ctx;                   /* the worker's libstirwire context */
-    const struct sw_trunk *trunk;  /* the trunk the message came from */
-    int64_t now;                   /* wall clock, seconds */
+    const struct sip_msg *msg;    /* as received */
+    struct sip_edits *edits;      /* where a filter writes its changes */
+    sw_ctx *ctx;                  /* the worker's libstirwire context */
+    const struct sw_trunk *trunk; /* the trunk the message came from */
+    int64_t now;                  /* wall clock, seconds */
     /* for SWF_REPLY */
     int reply_status;
     char reply_reason[64];

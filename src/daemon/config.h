@@ -29,11 +29,11 @@ struct sw_cidr {
 
 /* Where a trunk's requests go: resolved once, at load time. */
 struct sw_hop {
-    char *uri;  /* as written: "sip:carrier.example.net:5060;transport=udp" */
+    char *uri; /* as written: "sip:carrier.example.net:5060;transport=udp" */
     char host[256];
-    int port;                    /* 5060 when absent */
-    int transport;               /* SW_UDP or SW_TCP (";transport=tcp") */
-    int tcp_capable;             /* the hop also takes TCP (setting next_hop_tcp) */
+    int port;                     /* 5060 when absent */
+    int transport;                /* SW_UDP or SW_TCP (";transport=tcp") */
+    int tcp_capable;              /* the hop also takes TCP (setting next_hop_tcp) */
     struct sockaddr_storage addr; /* resolved address */
     socklen_t addrlen;
 };
@@ -47,8 +47,8 @@ struct sw_trunk {
     char *name;
     struct sw_cidr *sources; /* match: source addresses */
     size_t nsources;
-    int match_port;          /* 0 = any source port */
-    char *match_domain;      /* NULL = any Request-URI host */
+    int match_port;     /* 0 = any source port */
+    char *match_domain; /* NULL = any Request-URI host */
     struct sw_hop next_hop;
     int record_route;
     int udp_fragment; /* send requests over 1300 bytes as fragmented UDP, not TCP */
@@ -59,20 +59,20 @@ struct sw_trunk {
 struct sw_listen {
     struct sockaddr_storage addr; /* address and port to bind */
     socklen_t addrlen;
-    int transports;               /* SW_UDP | SW_TCP */
-    char advertise[256];          /* host[:port] we put in Via / Record-Route ("" = bound) */
+    int transports;      /* SW_UDP | SW_TCP */
+    char advertise[256]; /* host[:port] we put in Via / Record-Route ("" = bound) */
 };
 
 struct sw_config {
     char *path;
     struct sw_listen listen[SW_MAX_LISTEN];
     size_t nlisten;
-    int workers;        /* 0 = one per core */
-    char *pid_file;     /* NULL = none */
-    char *user;         /* drop privileges to this user after binding; NULL = stay */
-    int log_syslog;     /* 0 = stderr */
-    int log_level;      /* LOG_ERR .. LOG_DEBUG (syslog.h) */
-    int udp_rcvbuf;     /* bytes, 0 = system default */
+    int workers;    /* 0 = one per core */
+    char *pid_file; /* NULL = none */
+    char *user;     /* drop privileges to this user after binding; NULL = stay */
+    int log_syslog; /* 0 = stderr */
+    int log_level;  /* LOG_ERR .. LOG_DEBUG (syslog.h) */
+    int udp_rcvbuf; /* bytes, 0 = system default */
     struct sw_trunk *trunks;
     size_t ntrunks;
 };
