@@ -496,31 +496,20 @@ static int64_t parse_date(const struct sip_msg *m, const struct sip_hdr *h)
     return (int64_t)t;
 }
 
-/* Builds and signs the PASSporT; the Identity value (sw_free) or NULL with call->note set. */
+/* Signs the PASSporT; the Identity value (sw_free) or NULL with call->note set. */
 static char *make_identity(const struct sign_conf *sc, struct swf_call *call, char level,
                            const char *orig, const char *dest, int64_t iat)
 {
-    sw_passport *pp = sw_passport_new();
     char *value = NULL;
     sw_err e;
 
-    if (pp == NULL) {
-        snprintf(call->note, sizeof(call->note), "not signed: out of memory");
-        return NULL;
-    }
-    if ((e = sw_passport_set_attest(pp, level)) != SW_OK ||
-        (e = sw_passport_set_orig_tn(pp, orig)) != SW_OK ||
-        (e = sw_passport_add_dest_tn(pp, dest)) != SW_OK ||
-        (e = sw_passport_set_iat(pp, iat)) != SW_OK ||
-        (e = sw_passport_set_x5u(pp, sc->x5u)) != SW_OK ||
-        (sc->origid != NULL && (e = sw_passport_set_origid(pp, sc->origid)) != SW_OK)) {
-        snprintf(call->note, sizeof(call->note), "not signed: PASSporT: %s", sw_strerror(e));
-    } else if ((e = sw_sign(call->ctx, sc->key, pp, 0, &value)) != SW_OK) {
+    /* sw_sign_shaken writes the JSON directly: no PASSporT object per call */
+    if ((e = sw_sign_shaken(call->ctx, sc->key, level, orig, &dest, 1, iat, sc->origid, sc->x5u, 0,
+                            &value)) != SW_OK) {
         snprintf(call->note, sizeof(call->note), "not signed: %s (%s)", sw_strerror(e),
                  sw_errmsg(call->ctx));
-        value = NULL;
+        return NULL;
     }
-    sw_passport_free(pp);
     return value;
 }
 

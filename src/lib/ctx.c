@@ -35,6 +35,7 @@ void sw_ctx_free(sw_ctx *ctx)
     EVP_PKEY_free(ctx->sign_pkey);
     EVP_PKEY_CTX_free(ctx->verify_pctx);
     EVP_PKEY_free(ctx->verify_pkey);
+    EVP_MD_CTX_free(ctx->mdctx);
     EVP_MD_free(ctx->sha256);
     OPENSSL_cleanse(ctx->rnd, sizeof(ctx->rnd));
     free(ctx->hdr_b64);

@@ -353,7 +353,12 @@ static sw_err digest(sw_ctx *ctx, const void *data, size_t len, unsigned char md
         ERR_clear_error();
         return swi_fail(ctx, SW_ERR_CRYPTO, "SHA-256 is not available");
     }
-    if (!EVP_Digest(data, len, md, &mdlen, ctx->sha256, NULL) || mdlen != 32) {
+    /* one EVP_MD_CTX per context, reused: EVP_Digest() would allocate one per call */
+    if (ctx->mdctx == NULL && (ctx->mdctx = EVP_MD_CTX_new()) == NULL)
+        return swi_fail(ctx, SW_ERR_NOMEM, "out of memory");
+    if (!EVP_DigestInit_ex(ctx->mdctx, ctx->sha256, NULL) ||
+        !EVP_DigestUpdate(ctx->mdctx, data, len) || !EVP_DigestFinal_ex(ctx->mdctx, md, &mdlen) ||
+        mdlen != 32) {
         ERR_clear_error();
         return swi_fail(ctx, SW_ERR_CRYPTO, "SHA-256 failed");
     }

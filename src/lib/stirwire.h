@@ -284,6 +284,16 @@ const char *sw_passport_payload_json(const sw_passport *pp);
  */
 sw_err sw_sign(sw_ctx *ctx, const sw_key *key, const sw_passport *pp, unsigned flags, char **out);
 
+/*
+ * The same for a shaken PASSporT given as plain values, without an sw_passport: the
+ * proxy's per-INVITE path, with no JSON objects built. Numbers are canonicalised; 1 to 8
+ * dest numbers; iat 0 means now; origid NULL means a fresh UUIDv4. The output is what
+ * sw_sign() writes for the same claims. *out is handed over (sw_free).
+ */
+sw_err sw_sign_shaken(sw_ctx *ctx, const sw_key *key, char attest, const char *orig_tn,
+                      const char *const *dest_tns, size_t ndest, int64_t iat, const char *origid,
+                      const char *x5u, unsigned flags, char **out);
+
 /* --- Identity header ------------------------------------------------------------------- */
 
 /* A parsed Identity header value: parameters, PASSporT and the bytes that were signed. */

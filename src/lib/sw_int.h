@@ -29,6 +29,7 @@ struct sw_ctx {
      * cached.
      */
     EVP_MD *sha256;
+    EVP_MD_CTX *mdctx;
     EVP_PKEY *sign_pkey;
     EVP_PKEY_CTX *sign_pctx;
     EVP_PKEY *verify_pkey;

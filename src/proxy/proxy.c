@@ -13,6 +13,7 @@
  * the Request-URI and remaining Route entries are carried, not used for routing, and no
  * DNS lookup ever happens on this path.
  */
+#define _GNU_SOURCE /* memmem */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -291,8 +292,14 @@ static int looped(const struct sw_proxy_env *env, const struct sip_msg *m)
     const struct sip_hdr *h;
     char branch[64];
     size_t i, guard = 0;
-    int have_prev = 0, ours_prev = 0;
+    int have_prev = 0, ours_prev = 0, mentioned = 0;
 
+    /* nearly always none of the Via lines names us: check that without parsing any */
+    for (i = 0; (h = sip_hdr_find(m, SH_VIA, i)) != NULL && !mentioned; i++)
+        mentioned =
+            memmem(m->buf + h->value_off, h->value_len, env->host, strlen(env->host)) != NULL;
+    if (!mentioned)
+        return 0;
     /* walk every Via value in order, keeping the previous one */
     for (i = 0; (h = sip_hdr_find(m, SH_VIA, i)) != NULL; i++) {
         struct sip_hdr cur = *h;

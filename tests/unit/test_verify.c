@@ -666,6 +666,70 @@ static void signed_payload_is_canonical_json(void **state)
     }
 }
 
+static void sign_shaken_matches_sign(void **state)
+{
+    /*
+     * sw_sign_shaken (no PASSporT object) and sw_sign must sign the same header.payload
+     * bytes for the same claims, with and without JSON escapes in x5u and origid.
+     */
+    static const char *x5us[] = {TU_X5U, "https://cert.example.org/a\\b.pem"};
+    static const char *origids[] = {TU_ORIGID, "caf\xc3\xa9"};
+    const char *dests[] = {"+1 (202) 555-0199", "12025550142"};
+    size_t i;
+
+    for (i = 0; i < 2; i++) {
+        sw_ctx *ctx = tu_ctx();
+        sw_passport *pp = sw_passport_new();
+        char *a = NULL, *b = NULL;
+
+        sw_ctx_set_now(ctx, TU_NOW);
+        assert_int_equal(sw_passport_set_attest(pp, 'B'), SW_OK);
+        assert_int_equal(sw_passport_set_orig_tn(pp, "+1-202-555-0100"), SW_OK);
+        assert_int_equal(sw_passport_add_dest_tn(pp, dests[0]), SW_OK);
+        assert_int_equal(sw_passport_add_dest_tn(pp, dests[1]), SW_OK);
+        assert_int_equal(sw_passport_set_iat(pp, TU_NOW), SW_OK);
+        assert_int_equal(sw_passport_set_origid(pp, origids[i]), SW_OK);
+        assert_int_equal(sw_passport_set_x5u(pp, x5us[i]), SW_OK);
+        assert_int_equal(sw_sign(ctx, key, pp, 0, &a), SW_OK);
+        assert_int_equal(sw_sign_shaken(ctx, key, 'B', "+1-202-555-0100", dests, 2, TU_NOW,
+                                        origids[i], x5us[i], 0, &b),
+                         SW_OK);
+        /* header.payload identical (signatures differ: ECDSA is randomised) */
+        assert_int_equal(strcspn(a, ".") + strcspn(a + strcspn(a, ".") + 1, "."),
+                         strcspn(b, ".") + strcspn(b + strcspn(b, ".") + 1, "."));
+        assert_memory_equal(a, b, strcspn(a, ".") + 1 + strcspn(a + strcspn(a, ".") + 1, "."));
+        assert_string_equal(strchr(a, ';'), strchr(b, ';'));
+        assert_int_equal(tu_verify(b, pub, "12025550100", "12025550142"), SW_OK);
+        sw_free(a);
+        sw_free(b);
+        sw_passport_free(pp);
+        sw_ctx_free(ctx);
+    }
+}
+
+static void sign_shaken_refuses_bad_values(void **state)
+{
+    sw_ctx *ctx = tu_ctx();
+    const char *dest[] = {TU_DEST}, *bad[] = {"alice"};
+    char *out = NULL;
+
+    assert_int_equal(sw_sign_shaken(ctx, key, 'D', TU_ORIG, dest, 1, 0, NULL, TU_X5U, 0, &out),
+                     SW_ERR_ATTEST);
+    assert_int_equal(sw_sign_shaken(ctx, key, 'A', "bob", dest, 1, 0, NULL, TU_X5U, 0, &out),
+                     SW_ERR_ORIG_MISSING);
+    assert_int_equal(sw_sign_shaken(ctx, key, 'A', TU_ORIG, bad, 1, 0, NULL, TU_X5U, 0, &out),
+                     SW_ERR_DEST_MISSING);
+    assert_int_equal(sw_sign_shaken(ctx, key, 'A', TU_ORIG, dest, 0, 0, NULL, TU_X5U, 0, &out),
+                     SW_ERR_DEST_MISSING);
+    assert_int_equal(sw_sign_shaken(ctx, key, 'A', TU_ORIG, dest, 1, 0, NULL, NULL, 0, &out),
+                     SW_ERR_INFO_MISSING);
+    assert_int_equal(
+        sw_sign_shaken(ctx, key, 'A', TU_ORIG, dest, 1, 0, NULL, "https://x/<y>", 0, &out),
+        SW_ERR_INVAL);
+    assert_null(out);
+    sw_ctx_free(ctx);
+}
+
 static void verify_compact_rebuilds_claims_from_non_canonical_numbers(void **state)
 {
     /* The SIP message carries "+1-202-555-0100"; the rebuilt claims are canonical anyway. */
@@ -855,6 +919,8 @@ int main(void)
         cmocka_unit_test(verify_compact_with_right_claims),
         cmocka_unit_test(verify_compact_without_claims_is_malformed),
         cmocka_unit_test(signed_payload_is_canonical_json),
+        cmocka_unit_test(sign_shaken_matches_sign),
+        cmocka_unit_test(sign_shaken_refuses_bad_values),
         cmocka_unit_test(verify_compact_rebuilds_claims_from_non_canonical_numbers),
         cmocka_unit_test(verify_compact_with_wrong_claims_fails),
         cmocka_unit_test(verify_compact_with_wrong_iat_fails),
