@@ -72,6 +72,7 @@ struct worker {
     struct item udp[SW_MAX_LISTEN], tcpl[SW_MAX_LISTEN];
     sw_ctx *ctx;
     struct sw_stats st;
+    struct sw_proxy_env env; /* set up once; only cfg changes, per message */
     _Atomic uint64_t epoch;
     struct sw_log_limit lim;
     /* receive batch */
@@ -462,7 +463,6 @@ static int tcp_send(struct worker *w, const struct sockaddr_storage *dst, sockle
 
 static void env_init(struct worker *w, struct sw_proxy_env *env)
 {
-    env->cfg = atomic_load_explicit(&w->net->cfg, memory_order_acquire);
     snprintf(env->host, sizeof(env->host), "%s", w->net->host);
     env->port = w->net->port;
     env->ctx = w->ctx;
@@ -530,7 +530,7 @@ static void flush_udp(struct worker *w)
 static void handle(struct worker *w, const char *buf, size_t len, struct sockaddr_storage *src,
                    socklen_t srclen, int transport, int recv_fd, int recv_family)
 {
-    struct sw_proxy_env env;
+    struct sw_proxy_env *env = &w->env;
     struct sw_out o;
     char *out;
     int fd;
@@ -539,8 +539,9 @@ static void handle(struct worker *w, const char *buf, size_t len, struct sockadd
         flush_udp(w);
     out = w->obuf + (size_t)w->nsend * SW_OUT_MAX;
     addr_normalise(src, &srclen);
-    env_init(w, &env);
-    sw_proxy_handle(&env, buf, len, (struct sockaddr *)src, srclen, transport, out, &o, &w->st);
+    env->cfg = atomic_load_explicit(&w->net->cfg, memory_order_acquire);
+    env->verbose = sw_log_level() >= LOG_DEBUG;
+    sw_proxy_handle(env, buf, len, (struct sockaddr *)src, srclen, transport, out, &o, &w->st);
     if (o.act == SW_ACT_DROP) {
         sw_log_limited(&w->lim, LOG_NOTICE, "dropped: %s", o.why);
         return;
@@ -768,6 +769,7 @@ int sw_net_start(struct sw_net *net, char *err, size_t errlen)
             snprintf(err, errlen, "worker %d: out of memory", i);
             return -1;
         }
+        env_init(w, &w->env);
         for (l = 0; l < net->nlisten; l++) {
             struct epoll_event ev = {.events = EPOLLIN};
             if (w->udp[l].fd >= 0) {

@@ -29,6 +29,7 @@ struct sw_proxy_env {
     int port;        /* our advertised port */
     sw_ctx *ctx;     /* this worker's libstirwire context */
     uint64_t secret; /* per-process key for branch hashing */
+    int verbose;     /* describe forwarded messages in sw_out.why (debug logging) */
 };
 
 enum sw_action { SW_ACT_DROP, SW_ACT_FORWARD, SW_ACT_REPLY };
