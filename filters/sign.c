@@ -559,14 +559,16 @@ static swf_result sign_request(void *state, struct swf_call *call)
         return SWF_CONTINUE;
     }
     /*
-     * RFC 8224 section 4: iat and Date should agree, so a Date the caller wrote is our iat
-     * (one we cannot read is left alone, and iat is now).
+     * RFC 8224 section 4: iat and Date should agree, so a Date the caller wrote is our iat.
+     * But only a plausible one: a Date we cannot read, or one more than a minute from our
+     * clock (a PBX with a wrong clock, a replayed INVITE), is left alone and iat is now,
+     * since a token dated by it would be refused as stale by every verifier.
      */
     iat = call->now;
     if ((date = sip_hdr_find(m, SH_DATE, 0)) != NULL) {
         int64_t t = parse_date(m, date);
 
-        if (t >= 0)
+        if (t >= 0 && t >= call->now - 60 && t <= call->now + 60)
             iat = t;
     }
     if ((value = make_identity(sc, call, level, orig, dest, iat)) == NULL)

@@ -467,6 +467,20 @@ static void test_sign_uses_date_present_as_iat(void **unused)
     swf_sign.free(st);
 }
 
+static void test_sign_stale_date_means_now(void **unused)
+{
+    /* a Date an hour old would make a token every verifier refuses: iat is our clock */
+    void *st = sign_state(RULES_ABC);
+    struct run *r = run(&swf_sign, st,
+                        request("INVITE", "12025550199", "12025550100", "12025550199",
+                                "Date: Tue, 14 Nov 2023 21:13:20 GMT\r\n"));
+
+    assert_int_equal(assert_signed(r, "12025550100", "12025550199", 'A'), NOW);
+    assert_int_equal(count_hdr(&r->out, SH_DATE), 1);
+    run_free(r);
+    swf_sign.free(st);
+}
+
 static void test_sign_unreadable_date_means_now(void **unused)
 {
     void *st = sign_state(RULES_ABC);
@@ -659,6 +673,7 @@ int main(void)
         cmocka_unit_test(test_sign_adds_date_and_uses_it_as_iat),
         cmocka_unit_test(test_sign_no_date_added_when_add_date_false),
         cmocka_unit_test(test_sign_uses_date_present_as_iat),
+        cmocka_unit_test(test_sign_stale_date_means_now),
         cmocka_unit_test(test_sign_unreadable_date_means_now),
         cmocka_unit_test(test_sign_lf_only_request_gets_lf_lines),
         cmocka_unit_test(test_sign_leaves_non_invite_alone),
