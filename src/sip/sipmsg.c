@@ -552,7 +552,8 @@ static int via_fast(const char *p, size_t n, struct sip_via *out)
     return 0;
 }
 
-int sip_via_parse(const struct sip_msg *m, const struct sip_hdr *h, struct sip_via *out)
+static int via_parse(const struct sip_msg *m, const struct sip_hdr *h, struct sip_via *out,
+                     int allow_fast)
 {
     osip_via_t *via = NULL;
     osip_generic_param_t *p = NULL;
@@ -568,7 +569,7 @@ int sip_via_parse(const struct sip_msg *m, const struct sip_hdr *h, struct sip_v
     vlen = first_value(m->buf + h->value_off, h->value_len, 0, &comma);
     out->value_len = vlen;
     out->more = comma < h->value_len;
-    if (vlen > 0 && via_fast(m->buf + h->value_off, vlen, out) == 0)
+    if (allow_fast && vlen > 0 && via_fast(m->buf + h->value_off, vlen, out) == 0)
         return 0;
     if (vlen == 0 || (s = copy_value(m->buf + h->value_off, vlen)) == NULL)
         return -1;
@@ -607,6 +608,16 @@ out:
     osip_via_free(via);
     free(s);
     return rc;
+}
+
+int sip_via_parse(const struct sip_msg *m, const struct sip_hdr *h, struct sip_via *out)
+{
+    return via_parse(m, h, out, 1);
+}
+
+int sip_via_parse_osip(const struct sip_msg *m, const struct sip_hdr *h, struct sip_via *out)
+{
+    return via_parse(m, h, out, 0);
 }
 
 int sip_via_rest(const struct sip_msg *m, const struct sip_hdr *h, const struct sip_via *v,
@@ -725,13 +736,14 @@ static int number_fast(const char *p, size_t n, char *out, size_t size)
     return copy_out(out, size, u, (size_t)(stop - u));
 }
 
-int sip_hdr_number(const struct sip_msg *m, const struct sip_hdr *h, char *out, size_t size)
+static int hdr_number(const struct sip_msg *m, const struct sip_hdr *h, char *out, size_t size,
+                      int allow_fast)
 {
     osip_from_t *f;
     size_t comma, n;
     int rc;
 
-    if (valid_hdr(m, h)) {
+    if (allow_fast && valid_hdr(m, h)) {
         n = first_value(m->buf + h->value_off, h->value_len, 1, &comma);
         if (n > 0 && number_fast(m->buf + h->value_off, n, out, size) == 0)
             return 0;
@@ -741,6 +753,16 @@ int sip_hdr_number(const struct sip_msg *m, const struct sip_hdr *h, char *out, 
     rc = uri_number(f->url, out, size);
     osip_from_free(f);
     return rc;
+}
+
+int sip_hdr_number(const struct sip_msg *m, const struct sip_hdr *h, char *out, size_t size)
+{
+    return hdr_number(m, h, out, size, 1);
+}
+
+int sip_hdr_number_osip(const struct sip_msg *m, const struct sip_hdr *h, char *out, size_t size)
+{
+    return hdr_number(m, h, out, size, 0);
 }
 
 int sip_ruri_number(const struct sip_msg *m, char *out, size_t size)

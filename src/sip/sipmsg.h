@@ -98,6 +98,13 @@ struct sip_via {
 int sip_via_parse(const struct sip_msg *m, const struct sip_hdr *h, struct sip_via *out);
 
 /*
+ * The same readers with libosip2 alone, skipping the fast paths for common spellings;
+ * for tests that check the fast paths read exactly what libosip2 reads.
+ */
+int sip_via_parse_osip(const struct sip_msg *m, const struct sip_hdr *h, struct sip_via *out);
+int sip_hdr_number_osip(const struct sip_msg *m, const struct sip_hdr *h, char *out, size_t size);
+
+/*
  * When v (parsed from h) has more = 1: fills rest with a copy of h whose value is narrowed
  * to what follows the first value's comma (line and name unchanged), so that
  * sip_via_parse(m, rest, ...) reads the second Via value of the line. The first value

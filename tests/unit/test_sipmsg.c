@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <cmocka.h>
 
 #include "../../src/sip/sipmsg.h"
@@ -713,6 +714,78 @@ static void err_may_be_null(void **state)
     assert_int_equal(sip_parse(&msg, "x", 1, NULL, 0), -1);
 }
 
+/*
+ * The fast paths for common Via and name-addr spellings must read exactly what libosip2
+ * reads; where they decline, libosip2 answers. Each value is read both ways and compared.
+ */
+static void fast_paths_agree_with_libosip2(void **state)
+{
+    static const char *vias[] = {
+        "SIP/2.0/UDP 192.0.2.1:5061;branch=z9hG4bK-1;rport",
+        "SIP/2.0/TCP host.example.com;branch=z9hG4bKx;received=10.0.0.1;rport=5099",
+        "SIP/2.0/udp 10.1.2.3:5060;rport;branch=z9hG4bK.a_b-c",
+        "SIP/2.0/UDP 10.1.2.3:5060;branch=z9hG4bK1;maddr=224.2.0.1;ttl=16",
+        "SIP/2.0/UDP [2001:db8::1]:5060;branch=z9hG4bK6",
+        "SIP/2.0/UDP 10.0.0.1 ; branch=z9hG4bK7",
+        "SIP / 2.0 / UDP 10.0.0.1:5060;branch=z9hG4bK8",
+        "SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK9;received=2001:db8::9",
+        "SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK10, SIP/2.0/UDP 10.0.0.2;branch=z9hG4bK11",
+    };
+    static const char *froms[] = {
+        "<sip:+12025550100@example.com>;tag=a1",
+        "Alice <sip:12025550100@example.com;user=phone>;tag=x",
+        "\"Bob, Jr.\" <sip:+1-202-555-0100@example.com>",
+        "<tel:+12025550100;phone-context=example.com>",
+        "sip:12025550100@example.com;tag=bare",
+        "<sips:+12025550100;npdi@example.com>",
+        "<sip:alice@example.com>",
+        "<sip:example.com>",
+        "<sip:%2B12025550100@example.com>",
+    };
+    char buf[1024], a[128], b[128];
+    size_t i;
+
+    for (i = 0; i < sizeof(vias) / sizeof(vias[0]); i++) {
+        struct sip_via fast, slow;
+        int rf, rs;
+        snprintf(buf, sizeof buf,
+                 "OPTIONS sip:x@example.com SIP/2.0\r\nVia: %s\r\n" BASE_HDRS
+                 "CSeq: 1 OPTIONS\r\n\r\n",
+                 vias[i]);
+        parses(buf);
+        rf = sip_via_parse(&msg, sip_hdr_find(&msg, SH_VIA, 0), &fast);
+        rs = sip_via_parse_osip(&msg, sip_hdr_find(&msg, SH_VIA, 0), &slow);
+        if (rf != rs)
+            fail_msg("Via \"%s\": %d with fast paths, %d with libosip2 alone", vias[i], rf, rs);
+        if (rf != 0)
+            continue;
+        if (strcasecmp(fast.transport, slow.transport) != 0 || strcmp(fast.host, slow.host) != 0 ||
+            fast.port != slow.port || strcmp(fast.branch, slow.branch) != 0 ||
+            strcmp(fast.received, slow.received) != 0 || fast.rport != slow.rport ||
+            fast.value_len != slow.value_len || fast.more != slow.more)
+            fail_msg("Via \"%s\" read differently: %s %s:%d b=%s r=%s rp=%d | %s %s:%d b=%s r=%s "
+                     "rp=%d",
+                     vias[i], fast.transport, fast.host, fast.port, fast.branch, fast.received,
+                     fast.rport, slow.transport, slow.host, slow.port, slow.branch, slow.received,
+                     slow.rport);
+    }
+    for (i = 0; i < sizeof(froms) / sizeof(froms[0]); i++) {
+        int rf, rs;
+        snprintf(buf, sizeof buf,
+                 "OPTIONS sip:x@example.com SIP/2.0\r\n"
+                 "Via: SIP/2.0/UDP 192.0.2.1:5061;branch=z9hG4bK-1\r\n"
+                 "From: %s\r\nTo: <sip:+12025550199@example.com>\r\nCall-ID: c1@192.0.2.1\r\n"
+                 "CSeq: 1 OPTIONS\r\n\r\n",
+                 froms[i]);
+        parses(buf);
+        a[0] = b[0] = '\0';
+        rf = sip_hdr_number(&msg, sip_hdr_find(&msg, SH_FROM, 0), a, sizeof a);
+        rs = sip_hdr_number_osip(&msg, sip_hdr_find(&msg, SH_FROM, 0), b, sizeof b);
+        if (rf != rs || (rf == 0 && strcmp(a, b) != 0))
+            fail_msg("From \"%s\": fast %d \"%s\", libosip2 %d \"%s\"", froms[i], rf, a, rs, b);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -769,6 +842,7 @@ int main(void)
         cmocka_unit_test(to_tag_of_response),
         cmocka_unit_test(max_forwards_absent_or_bad),
         cmocka_unit_test(err_may_be_null),
+        cmocka_unit_test(fast_paths_agree_with_libosip2),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
