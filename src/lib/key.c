@@ -122,18 +122,20 @@ sw_err sw_key_load_pem(sw_ctx *ctx, const char *pem, size_t len, sw_key **out)
     return SW_OK;
 }
 
-sw_err sw_key_load_file(sw_ctx *ctx, const char *path, sw_key **out)
+/*
+ * Reads path and hands its text to one of the PEM loaders below. The text is wiped as
+ * soon as it is parsed (STYLE.md): it may be a private key, whichever loader asked.
+ */
+static sw_err load_file(sw_ctx *ctx, const char *path,
+                        sw_err (*load)(sw_ctx *, const char *, size_t, void *), void *out)
 {
     char *buf;
     size_t len;
     sw_err err;
 
-    if (out != NULL)
-        *out = NULL;
     if ((err = read_file(ctx, path, &buf, &len)) != SW_OK)
         return err;
-    err = sw_key_load_pem(ctx, buf, len, out);
-    /* The key text leaves memory as soon as it is parsed (STYLE.md). */
+    err = load(ctx, buf, len, out);
     swi_wipe_free(buf, SW_KEY_FILE_MAX + 1);
     if (err != SW_OK && ctx != NULL) {
         char msg[sizeof(ctx->errmsg)];
@@ -141,6 +143,20 @@ sw_err sw_key_load_file(sw_ctx *ctx, const char *path, sw_key **out)
         swi_fail(ctx, err, "%s: %s", path, msg);
     }
     return err;
+}
+
+static sw_err load_key(sw_ctx *ctx, const char *pem, size_t len, void *out)
+{
+    return sw_key_load_pem(ctx, pem, len, out);
+}
+
+sw_err sw_key_load_file(sw_ctx *ctx, const char *path, sw_key **out)
+{
+    if (out != NULL)
+        *out = NULL;
+    return load_file(ctx, path, load_key, out);
+}
+return err;
 }
 
 sw_err sw_key_generate(sw_ctx *ctx, sw_key **out)
@@ -298,25 +314,18 @@ sw_err sw_pubkey_load_pem(sw_ctx *ctx, const char *pem, size_t len, sw_pubkey **
                     "no certificate, public key or private key found (PEM or DER)");
 }
 
+static sw_err load_pubkey(sw_ctx *ctx, const char *pem, size_t len, void *out)
+{
+    return sw_pubkey_load_pem(ctx, pem, len, out);
+}
+
 sw_err sw_pubkey_load_file(sw_ctx *ctx, const char *path, sw_pubkey **out)
 {
-    char *buf;
-    size_t len;
-    sw_err err;
-
     if (out != NULL)
         *out = NULL;
-    if ((err = read_file(ctx, path, &buf, &len)) != SW_OK)
-        return err;
-    err = sw_pubkey_load_pem(ctx, buf, len, out);
-    /* The file may have been a private key: wipe it like one. */
-    swi_wipe_free(buf, SW_KEY_FILE_MAX + 1);
-    if (err != SW_OK && ctx != NULL) {
-        char msg[sizeof(ctx->errmsg)];
-        snprintf(msg, sizeof(msg), "%s", ctx->errmsg);
-        swi_fail(ctx, err, "%s: %s", path, msg);
-    }
-    return err;
+    return load_file(ctx, path, load_pubkey, out);
+}
+return err;
 }
 
 sw_err sw_pubkey_from_key(sw_ctx *ctx, const sw_key *key, sw_pubkey **out)
