@@ -129,8 +129,8 @@ sw_err sw_key_load_pem(sw_ctx *ctx, const char *pem, size_t len, sw_key **out)
 static sw_err load_file(sw_ctx *ctx, const char *path,
                         sw_err (*load)(sw_ctx *, const char *, size_t, void *), void *out)
 {
-    char *buf;
-    size_t len;
+    char *buf = NULL;
+    size_t len = 0;
     sw_err err;
 
     if ((err = read_file(ctx, path, &buf, &len)) != SW_OK)
@@ -155,8 +155,6 @@ sw_err sw_key_load_file(sw_ctx *ctx, const char *path, sw_key **out)
     if (out != NULL)
         *out = NULL;
     return load_file(ctx, path, load_key, out);
-}
-return err;
 }
 
 sw_err sw_key_generate(sw_ctx *ctx, sw_key **out)
@@ -324,8 +322,6 @@ sw_err sw_pubkey_load_file(sw_ctx *ctx, const char *path, sw_pubkey **out)
     if (out != NULL)
         *out = NULL;
     return load_file(ctx, path, load_pubkey, out);
-}
-return err;
 }
 
 sw_err sw_pubkey_from_key(sw_ctx *ctx, const sw_key *key, sw_pubkey **out)
