@@ -2,34 +2,45 @@
  * registry.c - every filter stirwired knows, by the name a trunk's chain uses.
  *
  * The config loader turns filters = [ "sign" ] into descriptors through swf_lookup(); that
- * is the only way a filter enters a chain, so adding one means writing its file and
- * adding one line to each table below. Rule: the two tables list the same filters in
- * the same order (test_sign_filter checks it), and nothing here is mutable: the tables
- * are read by every worker without locks.
+ * is the only way a filter enters a chain, so adding a filter means writing its file and
+ * adding one line to the table below. A filter's position here is its row in the counter
+ * table (counters.h), so the table is fixed at build time and read by every worker
+ * without locks. Test builds (SW_TEST_FILTERS) add filters that exist only to exercise
+ * the engine.
  */
+#include <pthread.h>
 #include <stddef.h>
 #include <string.h>
 
-#include "filter.h"
+#include "../src/core/filter.h"
 
-/* The descriptors, one per file in filters/. */
-extern const struct swf_filter swf_sign;
-extern const struct swf_filter swf_strip;
+extern const struct swf_filter swf_sign, swf_strip;
+#ifdef SW_TEST_FILTERS
+extern const struct swf_filter swf_delay;
+#endif
 
 static const struct swf_filter *const filters[] = {
     &swf_sign,
     &swf_strip,
+#ifdef SW_TEST_FILTERS
+    &swf_delay,
+#endif
 };
 
-/*
- * Written out rather than read from the descriptors: C cannot take swf_sign.name in a
- * static initialiser, and building the list at run time would need global mutable state.
- */
-static const char *const names[] = {
-    "sign",
-    "strip",
-    NULL,
-};
+#define NFILTERS (sizeof(filters) / sizeof(filters[0]))
+
+/* built from the descriptors: C cannot take swf_sign.name in a static initialiser */
+static const char *names[NFILTERS + 1];
+static pthread_once_t names_once = PTHREAD_ONCE_INIT;
+
+static void fill_names(void)
+{
+    size_t i;
+
+    for (i = 0; i < NFILTERS; i++)
+        names[i] = filters[i]->name;
+    names[NFILTERS] = NULL;
+}
 
 const struct swf_filter *swf_lookup(const char *name)
 {
@@ -37,7 +48,7 @@ const struct swf_filter *swf_lookup(const char *name)
 
     if (name == NULL)
         return NULL;
-    for (i = 0; i < sizeof(filters) / sizeof(filters[0]); i++)
+    for (i = 0; i < NFILTERS; i++)
         if (strcmp(filters[i]->name, name) == 0)
             return filters[i];
     return NULL;
@@ -45,5 +56,22 @@ const struct swf_filter *swf_lookup(const char *name)
 
 const char *const *swf_names(void)
 {
+    pthread_once(&names_once, fill_names);
     return names;
+}
+
+const struct swf_filter *const *swf_all(size_t *n)
+{
+    *n = NFILTERS;
+    return filters;
+}
+
+int swf_index(const struct swf_filter *f)
+{
+    size_t i;
+
+    for (i = 0; i < NFILTERS; i++)
+        if (filters[i] == f)
+            return (int)i;
+    return -1;
 }

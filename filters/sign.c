@@ -14,16 +14,15 @@
  * in the daemon. A request the filter cannot sign is forwarded unsigned, never dropped
  * (see sign_request for why).
  */
-#define _GNU_SOURCE /* strptime, timegm */
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
-#include "filter.h"
+#include "../src/core/filter.h"
+#include "../src/sip/fields.h"
 
 #define SIGN_MAX_METHODS 16
 #define SIGN_METHOD_MAX 32
@@ -57,35 +56,22 @@ struct sign_conf {
     size_t nmethods;
 };
 
+/* The filter's counters (filter.h): indexes into sign_counters. */
+enum {
+    SIGN_SIGNED_A,
+    SIGN_SIGNED_B,
+    SIGN_SIGNED_C,
+    SIGN_NO_NUMBER,     /* no telephone number for orig or dest: forwarded unsigned */
+    SIGN_NO_RULE,       /* no attest rule for orig: forwarded unsigned */
+    SIGN_ERROR,         /* signing or editing failed: forwarded unsigned */
+    SIGN_KEPT_EXISTING, /* existing = "keep" and an Identity was there */
+};
+static const char *const sign_counters[] = {
+    "signed_a", "signed_b", "signed_c", "unsigned_no_number", "unsigned_no_rule", "unsigned_error",
+    "kept_existing", NULL,
+};
+
 /* --- reading the settings --------------------------------------------------------------- */
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
-/* A string member: 1 and *out when present, 0 when absent, -1 (err written) when not a string. */
-static int get_string(const config_setting_t *group, const char *name, const char **out, char *err,
-                      size_t errlen)
-{
-    const config_setting_t *s = config_setting_get_member(group, name);
-
-    *out = NULL;
-    if (s == NULL)
-        return 0;
-    if (config_setting_type(s) != CONFIG_TYPE_STRING)
-        return fail(err, errlen, "sign.%s: must be a string", name);
-    *out = config_setting_get_string(s);
-    return 1;
-}
 
 static int is_uuid(const char *s)
 {
@@ -144,108 +130,131 @@ static int parse_entry(const char *s, struct tn_match *out, char *why, size_t wh
 
     memset(out, 0, sizeof(*out));
     if (dash == NULL || strchr(dash + 1, '-') != NULL) {
-        if (sw_tn_canon(s, out->lo, sizeof(out->lo)) != SW_OK)
-            return fail(why, whylen, "\"%s\" is not a telephone number or prefix", s);
+        if (sw_tn_canon(s, out->lo, sizeof(out->lo)) != SW_OK) {
+            snprintf(why, whylen, "\"%s\" is not a telephone number or prefix", s);
+            return -1;
+        }
         out->kind = TN_PREFIX;
         out->len = strlen(out->lo);
         return 0;
     }
     n = (size_t)(dash - s);
-    if (n >= sizeof(left))
-        return fail(why, whylen, "\"%s\" is too long", s);
+    if (n >= sizeof(left)) {
+        snprintf(why, whylen, "\"%s\" is too long", s);
+        return -1;
+    }
     memcpy(left, s, n);
     left[n] = '\0';
     if (sw_tn_canon(left, out->lo, sizeof(out->lo)) != SW_OK ||
         sw_tn_canon(dash + 1, out->hi, sizeof(out->hi)) != SW_OK || !all_digits(out->lo) ||
-        !all_digits(out->hi))
-        return fail(why, whylen, "\"%s\" is not a range of two telephone numbers", s);
+        !all_digits(out->hi)) {
+        snprintf(why, whylen, "\"%s\" is not a range of two telephone numbers", s);
+        return -1;
+    }
     out->len = strlen(out->lo);
-    if (strlen(out->hi) != out->len)
-        return fail(why, whylen,
-                    "range \"%s\" needs two numbers of the same length "
-                    "(write a single number with spaces or dots, not one '-')",
-                    s);
-    if (strcmp(out->lo, out->hi) > 0)
-        return fail(why, whylen, "range \"%s\" ends before it starts", s);
+    if (strlen(out->hi) != out->len) {
+        snprintf(why, whylen,
+                 "range \"%s\" needs two numbers of the same length "
+                 "(write a single number with spaces or dots, not one '-')",
+                 s);
+        return -1;
+    }
+    if (strcmp(out->lo, out->hi) > 0) {
+        snprintf(why, whylen, "range \"%s\" ends before it starts", s);
+        return -1;
+    }
     out->kind = TN_RANGE;
     return 0;
 }
 
-static int read_rule(const config_setting_t *r, size_t idx, struct attest_rule *rule, char *err,
-                     size_t errlen)
+static const char *const rule_keys[] = {"numbers", "level", NULL};
+
+/* One attest rule; every mistake in it is reported at its own line. */
+static void read_rule(struct swf_conf *fc, const config_setting_t *r, size_t idx,
+                      struct attest_rule *rule)
 {
-    const config_setting_t *s, *nums = NULL, *level = NULL;
-    const char *name, *v;
-    char why[192];
+    const config_setting_t *nums, *s;
+    char path[48], why[192];
+    const char *v = NULL;
     int i, n;
 
-    if (!config_setting_is_group(r))
-        return fail(err, errlen,
-                    "sign.attest[%zu]: must be a group { numbers = [...]; level = ...; }", idx);
-    for (i = 0; (s = config_setting_get_elem(r, (unsigned)i)) != NULL; i++) {
-        name = config_setting_name(s);
-        if (strcmp(name, "numbers") == 0)
-            nums = s;
-        else if (strcmp(name, "level") == 0)
-            level = s;
-        else
-            return fail(err, errlen, "sign.attest[%zu].%s: unknown setting (numbers, level)", idx,
-                        name);
+    snprintf(path, sizeof(path), "sign.attest[%zu]", idx);
+    if (!config_setting_is_group(r)) {
+        swf_error(fc, r, "%s: must be a group { numbers = [...]; level = ...; }", path);
+        return;
     }
-    if (level == NULL)
-        return fail(err, errlen, "sign.attest[%zu].level: missing (A, B or C)", idx);
-    v = config_setting_type(level) == CONFIG_TYPE_STRING ? config_setting_get_string(level) : NULL;
-    if (v == NULL || strlen(v) != 1 || strchr("ABC", v[0]) == NULL)
-        return fail(err, errlen, "sign.attest[%zu].level: must be A, B or C", idx);
-    rule->level = v[0];
-    if (nums == NULL)
-        return 0;
-    if (!config_setting_is_array(nums) && !config_setting_is_list(nums))
-        return fail(err, errlen, "sign.attest[%zu].numbers: must be a list of strings", idx);
-    if ((n = config_setting_length(nums)) == 0)
-        return fail(err, errlen,
-                    "sign.attest[%zu].numbers: empty (leave numbers out to match any number)", idx);
-    if ((rule->numbers = calloc((size_t)n, sizeof(*rule->numbers))) == NULL)
-        return fail(err, errlen, "sign.attest[%zu].numbers: out of memory", idx);
+    swf_check_keys(fc, r, path, rule_keys);
+    if (config_setting_get_member(r, "level") == NULL)
+        swf_error(fc, r, "%s.level: missing (A, B or C)", path);
+    else if (swf_get_string(fc, r, path, "level", &v) > 0) {
+        if (strlen(v) != 1 || strchr("ABC", v[0]) == NULL)
+            swf_error(fc, config_setting_get_member(r, "level"), "%s.level: must be A, B or C",
+                      path);
+        else
+            rule->level = v[0];
+    }
+    if ((nums = config_setting_get_member(r, "numbers")) == NULL)
+        return;
+    if (!config_setting_is_array(nums) && !config_setting_is_list(nums)) {
+        swf_error(fc, nums, "%s.numbers: must be a list of strings", path);
+        return;
+    }
+    if ((n = config_setting_length(nums)) == 0) {
+        swf_error(fc, nums, "%s.numbers: empty (leave numbers out to match any number)", path);
+        return;
+    }
+    if ((rule->numbers = calloc((size_t)n, sizeof(*rule->numbers))) == NULL) {
+        swf_error(fc, nums, "%s.numbers: out of memory", path);
+        return;
+    }
     for (i = 0; i < n; i++) {
         s = config_setting_get_elem(nums, (unsigned)i);
         if (config_setting_type(s) != CONFIG_TYPE_STRING)
-            return fail(err, errlen, "sign.attest[%zu].numbers[%d]: must be a string", idx, i);
-        if (parse_entry(config_setting_get_string(s), &rule->numbers[i], why, sizeof(why)) != 0)
-            return fail(err, errlen, "sign.attest[%zu].numbers[%d]: %s", idx, i, why);
-        rule->nnumbers++;
+            swf_error(fc, s, "%s.numbers[%d]: must be a string", path, i);
+        else if (parse_entry(config_setting_get_string(s), &rule->numbers[rule->nnumbers], why,
+                             sizeof(why)) != 0)
+            swf_error(fc, s, "%s.numbers[%d]: %s", path, i, why);
+        else
+            rule->nnumbers++;
     }
-    return 0;
 }
 
-static int read_methods(const config_setting_t *s, struct sign_conf *sc, char *err, size_t errlen)
+static void read_methods(struct swf_conf *fc, const config_setting_t *s, struct sign_conf *sc)
 {
     const char *v;
     int i, n;
 
-    if (!config_setting_is_array(s) && !config_setting_is_list(s))
-        return fail(err, errlen, "sign.methods: must be a list of method names");
-    if ((n = config_setting_length(s)) == 0)
-        return fail(err, errlen, "sign.methods: empty (leave it out to sign INVITEs)");
-    if (n > SIGN_MAX_METHODS)
-        return fail(err, errlen, "sign.methods: at most %d methods", SIGN_MAX_METHODS);
+    if (!config_setting_is_array(s) && !config_setting_is_list(s)) {
+        swf_error(fc, s, "sign.methods: must be a list of method names");
+        return;
+    }
+    if ((n = config_setting_length(s)) == 0) {
+        swf_error(fc, s, "sign.methods: empty (leave it out to sign INVITEs)");
+        return;
+    }
+    if (n > SIGN_MAX_METHODS) {
+        swf_error(fc, s, "sign.methods: at most %d methods", SIGN_MAX_METHODS);
+        return;
+    }
     for (i = 0; i < n; i++) {
         const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
         size_t len, k;
 
         v = config_setting_type(e) == CONFIG_TYPE_STRING ? config_setting_get_string(e) : NULL;
-        if (v == NULL || (len = strlen(v)) == 0 || len >= SIGN_METHOD_MAX)
-            return fail(err, errlen, "sign.methods[%d]: must be a method name such as \"INVITE\"",
-                        i);
+        if (v == NULL || (len = strlen(v)) == 0 || len >= SIGN_METHOD_MAX) {
+            swf_error(fc, e, "sign.methods[%d]: must be a method name such as \"INVITE\"", i);
+            continue;
+        }
         for (k = 0; k < len; k++)
             if (v[k] < 'A' || v[k] > 'Z')
-                return fail(err, errlen,
-                            "sign.methods[%d]: \"%s\" is not a method name (upper-case letters)", i,
-                            v);
-        memcpy(sc->methods[i], v, len + 1);
+                break;
+        if (k < len) {
+            swf_error(fc, e, "sign.methods[%d]: \"%s\" is not a method name (upper-case letters)",
+                      i, v);
+            continue;
+        }
+        memcpy(sc->methods[sc->nmethods++], v, len + 1);
     }
-    sc->nmethods = (size_t)n;
-    return 0;
 }
 
 static void sign_free(void *state)
@@ -264,122 +273,105 @@ static void sign_free(void *state)
     free(sc);
 }
 
-static const char *const known_settings[] = {"key",  "x5u",      "attest",   "origid",
-                                             "dest", "existing", "add_date", "methods"};
+/* Checked by the loader, with "did you mean", before sign_configure runs. */
+static const char *const sign_settings[] = {"key",  "x5u",      "attest",   "origid",
+                                            "dest", "existing", "add_date", "methods", NULL};
 
-static int read_settings(const config_setting_t *g, struct sign_conf *sc, char *err, size_t errlen)
+static void read_settings(struct swf_conf *fc, const config_setting_t *g, struct sign_conf *sc)
 {
     const config_setting_t *s, *attest;
-    const char *v, *keypath;
-    size_t i, k;
+    const char *v = NULL, *keypath = NULL;
+    size_t i;
     sw_ctx *ctx;
     sw_err e;
     int r, n;
 
-    for (i = 0; (s = config_setting_get_elem(g, (unsigned)i)) != NULL; i++) {
-        const char *name = config_setting_name(s);
+    if ((r = swf_get_string(fc, g, "sign", "x5u", &v)) == 0)
+        swf_error(fc, g, "sign.x5u: missing (the https URL of the signing certificate)");
+    else if (r > 0 && check_x5u(v) != 0)
+        swf_error(fc, config_setting_get_member(g, "x5u"), "sign.x5u: \"%s\" is not an https URL",
+                  v);
+    else if (r > 0 && (sc->x5u = strdup(v)) == NULL)
+        swf_error(fc, g, "sign.x5u: out of memory");
 
-        for (k = 0; k < sizeof(known_settings) / sizeof(known_settings[0]); k++)
-            if (strcmp(name, known_settings[k]) == 0)
-                break;
-        if (k == sizeof(known_settings) / sizeof(known_settings[0]))
-            return fail(err, errlen,
-                        "sign.%s: unknown setting (key, x5u, attest, origid, dest, existing, "
-                        "add_date, methods)",
-                        name);
+    if ((attest = config_setting_get_member(g, "attest")) == NULL) {
+        swf_error(fc, g, "sign.attest: missing (rules such as ( { level = \"A\"; } ))");
+    } else if (!config_setting_is_list(attest)) {
+        swf_error(fc, attest, "sign.attest: must be a list of rules ( { ... }, { ... } )");
+    } else if ((n = config_setting_length(attest)) == 0) {
+        swf_error(fc, attest, "sign.attest: empty (nothing would ever be signed)");
+    } else if ((sc->rules = calloc((size_t)n, sizeof(*sc->rules))) == NULL) {
+        swf_error(fc, attest, "sign.attest: out of memory");
+    } else {
+        for (i = 0; i < (size_t)n; i++) {
+            sc->nrules++; /* counted first, so sign_free releases a half-read rule */
+            read_rule(fc, config_setting_get_elem(attest, (unsigned)i), i, &sc->rules[i]);
+        }
     }
 
-    if ((r = get_string(g, "x5u", &v, err, errlen)) < 0)
-        return -1;
-    if (r == 0)
-        return fail(err, errlen, "sign.x5u: missing (the https URL of the signing certificate)");
-    if (check_x5u(v) != 0)
-        return fail(err, errlen, "sign.x5u: \"%s\" is not an https URL", v);
-    if ((sc->x5u = strdup(v)) == NULL)
-        return fail(err, errlen, "sign.x5u: out of memory");
-
-    if ((attest = config_setting_get_member(g, "attest")) == NULL)
-        return fail(err, errlen, "sign.attest: missing (rules such as ( { level = \"A\"; } ))");
-    if (!config_setting_is_list(attest))
-        return fail(err, errlen, "sign.attest: must be a list of rules ( { ... }, { ... } )");
-    if ((n = config_setting_length(attest)) == 0)
-        return fail(err, errlen, "sign.attest: empty (nothing would ever be signed)");
-    if ((sc->rules = calloc((size_t)n, sizeof(*sc->rules))) == NULL)
-        return fail(err, errlen, "sign.attest: out of memory");
-    for (i = 0; i < (size_t)n; i++) {
-        sc->nrules++; /* counted first, so sign_free releases a half-read rule */
-        if (read_rule(config_setting_get_elem(attest, (unsigned)i), i, &sc->rules[i], err,
-                      errlen) != 0)
-            return -1;
-    }
-
-    if ((r = get_string(g, "origid", &v, err, errlen)) < 0)
-        return -1;
-    if (r == 1 && strcmp(v, "per-call") != 0) {
+    if (swf_get_string(fc, g, "sign", "origid", &v) > 0 && strcmp(v, "per-call") != 0) {
         if (!is_uuid(v))
-            return fail(err, errlen, "sign.origid: must be \"per-call\" or a UUID, not \"%s\"", v);
-        if ((sc->origid = strdup(v)) == NULL)
-            return fail(err, errlen, "sign.origid: out of memory");
+            swf_error(fc, config_setting_get_member(g, "origid"),
+                      "sign.origid: must be \"per-call\" or a UUID, not \"%s\"", v);
+        else if ((sc->origid = strdup(v)) == NULL)
+            swf_error(fc, g, "sign.origid: out of memory");
     }
 
-    if ((r = get_string(g, "dest", &v, err, errlen)) < 0)
-        return -1;
-    if (r == 1 && strcmp(v, "to") != 0 && strcmp(v, "ruri") != 0)
-        return fail(err, errlen, "sign.dest: must be \"to\" or \"ruri\", not \"%s\"", v);
-    sc->dest_ruri = r == 1 && strcmp(v, "ruri") == 0;
+    if (swf_get_string(fc, g, "sign", "dest", &v) > 0) {
+        if (strcmp(v, "to") != 0 && strcmp(v, "ruri") != 0)
+            swf_error(fc, config_setting_get_member(g, "dest"),
+                      "sign.dest: must be \"to\" or \"ruri\", not \"%s\"", v);
+        sc->dest_ruri = strcmp(v, "ruri") == 0;
+    }
 
-    if ((r = get_string(g, "existing", &v, err, errlen)) < 0)
-        return -1;
-    if (r == 1 && strcmp(v, "replace") != 0 && strcmp(v, "keep") != 0)
-        return fail(err, errlen, "sign.existing: must be \"replace\" or \"keep\", not \"%s\"", v);
-    sc->keep_existing = r == 1 && strcmp(v, "keep") == 0;
+    if (swf_get_string(fc, g, "sign", "existing", &v) > 0) {
+        if (strcmp(v, "replace") != 0 && strcmp(v, "keep") != 0)
+            swf_error(fc, config_setting_get_member(g, "existing"),
+                      "sign.existing: must be \"replace\" or \"keep\", not \"%s\"", v);
+        sc->keep_existing = strcmp(v, "keep") == 0;
+    }
 
     sc->add_date = 1;
-    if ((s = config_setting_get_member(g, "add_date")) != NULL) {
-        if (config_setting_type(s) != CONFIG_TYPE_BOOL)
-            return fail(err, errlen, "sign.add_date: must be true or false");
-        sc->add_date = config_setting_get_bool(s);
-    }
+    swf_get_bool(fc, g, "sign", "add_date", &sc->add_date);
 
     if ((s = config_setting_get_member(g, "methods")) != NULL) {
-        if (read_methods(s, sc, err, errlen) != 0)
-            return -1;
+        read_methods(fc, s, sc);
     } else {
         memcpy(sc->methods[0], "INVITE", sizeof("INVITE"));
         sc->nmethods = 1;
     }
 
     /* The key last: a config with other mistakes never touches the key file. */
-    if ((r = get_string(g, "key", &keypath, err, errlen)) < 0)
-        return -1;
-    if (r == 0)
-        return fail(err, errlen, "sign.key: missing (the PEM file of the signing key)");
-    if ((ctx = sw_ctx_new()) == NULL)
-        return fail(err, errlen, "sign.key: out of memory");
-    if ((e = sw_key_load_file(ctx, keypath, &sc->key)) != SW_OK) {
-        fail(err, errlen, "sign.key: cannot load %s: %s (%s)", keypath, sw_strerror(e),
-             sw_errmsg(ctx));
-        sw_ctx_free(ctx);
-        return -1;
+    if ((r = swf_get_string(fc, g, "sign", "key", &keypath)) == 0)
+        swf_error(fc, g, "sign.key: missing (the PEM file of the signing key)");
+    if (r <= 0 || swf_errors(fc) > 0)
+        return;
+    if ((ctx = sw_ctx_new()) == NULL) {
+        swf_error(fc, g, "sign.key: out of memory");
+        return;
     }
+    if ((e = sw_key_load_file(ctx, keypath, &sc->key)) != SW_OK)
+        swf_error(fc, config_setting_get_member(g, "key"), "sign.key: cannot load %s: %s (%s)",
+                  keypath, sw_strerror(e), sw_errmsg(ctx));
     sw_ctx_free(ctx);
-    return 0;
 }
 
-static int sign_configure(const config_setting_t *trunk, void **state, char *err, size_t errlen)
+static int sign_configure(struct swf_conf *fc, void **state)
 {
-    const config_setting_t *g = config_setting_get_member(trunk, "sign");
     struct sign_conf *sc;
 
     *state = NULL;
-    if (g == NULL)
-        return fail(err, errlen,
-                    "sign: missing group sign = { key = ...; x5u = ...; attest = ...; }");
-    if (!config_setting_is_group(g))
-        return fail(err, errlen, "sign: must be a group { key = ...; x5u = ...; attest = ...; }");
-    if ((sc = calloc(1, sizeof(*sc))) == NULL)
-        return fail(err, errlen, "sign: out of memory");
-    if (read_settings(g, sc, err, errlen) != 0) {
+    if (fc->group == NULL) {
+        swf_error(fc, fc->trunk,
+                  "sign: missing group sign = { key = ...; x5u = ...; attest = ...; }");
+        return -1;
+    }
+    if ((sc = calloc(1, sizeof(*sc))) == NULL) {
+        swf_error(fc, NULL, "sign: out of memory");
+        return -1;
+    }
+    read_settings(fc, fc->group, sc);
+    if (swf_errors(fc) > 0) {
         sign_free(sc);
         return -1;
     }
@@ -422,78 +414,22 @@ static char attest_level(const struct sign_conf *sc, const char *tn)
     return 0;
 }
 
-static int canon_hdr(const struct sip_msg *m, const struct sip_hdr *h, char *out, size_t size)
+/* What we signed, for the filters after us (audit) and the counters. */
+static void set_verdict(const struct sign_conf *sc, struct swf_call *call, char level,
+                        const char *orig, const char *dest)
 {
-    char raw[128];
+    struct swf_verdict *v = &call->verdict;
 
-    if (h == NULL || sip_hdr_number(m, h, raw, sizeof(raw)) != 0)
-        return -1;
-    return sw_tn_canon(raw, out, size) == SW_OK ? 0 : -1;
-}
-
-/*
- * The calling number: the first P-Asserted-Identity line that holds a telephone number
- * (a PBX may send a sip: identity and a tel: one), else From.
- */
-static int orig_number(const struct sip_msg *m, char *out, size_t size)
-{
-    const struct sip_hdr *h;
-    size_t n;
-
-    for (n = 0; (h = sip_hdr_find(m, SH_PAI, n)) != NULL; n++)
-        if (canon_hdr(m, h, out, size) == 0)
-            return 0;
-    return canon_hdr(m, sip_hdr_find(m, SH_FROM, 0), out, size);
-}
-
-static int dest_number(const struct sign_conf *sc, const struct sip_msg *m, char *out, size_t size)
-{
-    char raw[128];
-
-    if (!sc->dest_ruri)
-        return canon_hdr(m, sip_hdr_find(m, SH_TO, 0), out, size);
-    if (sip_ruri_number(m, raw, sizeof(raw)) != 0)
-        return -1;
-    return sw_tn_canon(raw, out, size) == SW_OK ? 0 : -1;
-}
-
-static const char *const wdays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                     "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-
-/* RFC 1123 date in GMT, as RFC 3261 section 20.17 wants; written without the locale. */
-static void format_date(int64_t t, char *out, size_t size)
-{
-    time_t tt = (time_t)t;
-    struct tm tm;
-
-    if (gmtime_r(&tt, &tm) == NULL) {
-        snprintf(out, size, "Thu, 01 Jan 1970 00:00:00 GMT");
-        return;
-    }
-    snprintf(out, size, "%s, %02d %s %04d %02d:%02d:%02d GMT", wdays[tm.tm_wday], tm.tm_mday,
-             months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
-}
-
-/* The time of a Date header, or -1 when it is not an RFC 1123 date. */
-static int64_t parse_date(const struct sip_msg *m, const struct sip_hdr *h)
-{
-    char buf[64];
-    const char *end;
-    struct tm tm;
-    time_t t;
-
-    if (h->value_len == 0 || h->value_len >= sizeof(buf))
-        return -1;
-    memcpy(buf, m->buf + h->value_off, h->value_len);
-    buf[h->value_len] = '\0';
-    memset(&tm, 0, sizeof(tm));
-    if ((end = strptime(buf, "%a, %d %b %Y %H:%M:%S GMT", &tm)) == NULL)
-        return -1;
-    end += strspn(end, " \t");
-    if (*end != '\0' || (t = timegm(&tm)) == (time_t)-1)
-        return -1;
-    return (int64_t)t;
+    v->set = 1;
+    v->signed_here = 1;
+    v->attest = level;
+    snprintf(v->orig, sizeof(v->orig), "%s", orig);
+    snprintf(v->dest, sizeof(v->dest), "%s", dest);
+    /* a per-call origid is drawn inside sw_sign_shaken and not reported back */
+    snprintf(v->origid, sizeof(v->origid), "%s", sc->origid != NULL ? sc->origid : "");
+    snprintf(v->x5u, sizeof(v->x5u), "%s", sc->x5u);
+    v->spc[0] = '\0';
+    v->err = SW_OK;
 }
 
 /* Signs the PASSporT; the Identity value (sw_free) or NULL with call->note set. */
@@ -527,7 +463,8 @@ static swf_result sign_request(void *state, struct swf_call *call)
     const struct sign_conf *sc = state;
     const struct sip_msg *m = call->msg;
     struct sip_edits *ed = call->edits;
-    size_t saved_n = ed->n, saved_used = ed->used, n, replaced = 0;
+    struct sip_edits_mark mark = sip_edits_mark(ed);
+    size_t n, replaced = 0;
     const struct sip_hdr *h, *date;
     char orig[SW_TN_MAX], dest[SW_TN_MAX], datestr[40];
     const char *eol;
@@ -541,21 +478,25 @@ static swf_result sign_request(void *state, struct swf_call *call)
         return SWF_CONTINUE;
     if (sc->keep_existing && sip_hdr_find(m, SH_IDENTITY, 0) != NULL) {
         snprintf(call->note, sizeof(call->note), "not signed: kept the Identity already present");
+        swf_count(call, SIGN_KEPT_EXISTING);
         return SWF_CONTINUE;
     }
-    if (orig_number(m, orig, sizeof(orig)) != 0) {
+    if (sip_orig_number(m, orig, sizeof(orig)) != 0) {
         snprintf(call->note, sizeof(call->note),
                  "not signed: no telephone number in P-Asserted-Identity or From");
+        swf_count(call, SIGN_NO_NUMBER);
         return SWF_CONTINUE;
     }
-    if (dest_number(sc, m, dest, sizeof(dest)) != 0) {
+    if (sip_dest_number(m, sc->dest_ruri, dest, sizeof(dest)) != 0) {
         snprintf(call->note, sizeof(call->note), "not signed: no telephone number in %s",
                  sc->dest_ruri ? "the Request-URI" : "To");
+        swf_count(call, SIGN_NO_NUMBER);
         return SWF_CONTINUE;
     }
     if ((level = attest_level(sc, orig)) == 0) {
         snprintf(call->note, sizeof(call->note), "not signed: no attest rule matches orig %s",
                  orig);
+        swf_count(call, SIGN_NO_RULE);
         return SWF_CONTINUE;
     }
     /*
@@ -566,13 +507,15 @@ static swf_result sign_request(void *state, struct swf_call *call)
      */
     iat = call->now;
     if ((date = sip_hdr_find(m, SH_DATE, 0)) != NULL) {
-        int64_t t = parse_date(m, date);
+        int64_t t = sip_date_parse(m, date);
 
         if (t >= 0 && t >= call->now - 60 && t <= call->now + 60)
             iat = t;
     }
-    if ((value = make_identity(sc, call, level, orig, dest, iat)) == NULL)
+    if ((value = make_identity(sc, call, level, orig, dest, iat)) == NULL) {
+        swf_count(call, SIGN_ERROR);
         return SWF_CONTINUE;
+    }
 
     /* Our lines end as the received ones do: CRLF, or LF for an LF-only message. */
     eol = m->buf[m->hdrs_end] == '\r' ? "\r\n" : "\n";
@@ -582,7 +525,7 @@ static swf_result sign_request(void *state, struct swf_call *call)
             ok = sip_edit_delete(ed, h->line_off, h->line_len) == 0;
     }
     if (ok && date == NULL && sc->add_date) {
-        format_date(iat, datestr, sizeof(datestr));
+        sip_date_format(iat, datestr, sizeof(datestr));
         ok = sip_edit_insertf(ed, m->hdrs_end, "Date: %s%s", datestr, eol) == 0;
     }
     if (ok)
@@ -590,11 +533,13 @@ static swf_result sign_request(void *state, struct swf_call *call)
     sw_free(value);
     if (!ok) {
         /* All or nothing: drop the edits made here, forward the request as it came. */
-        ed->n = saved_n;
-        ed->used = saved_used;
+        sip_edits_rollback(ed, mark);
         snprintf(call->note, sizeof(call->note), "not signed: too many edits on this message");
+        swf_count(call, SIGN_ERROR);
         return SWF_CONTINUE;
     }
+    set_verdict(sc, call, level, orig, dest);
+    swf_count(call, level == 'A' ? SIGN_SIGNED_A : level == 'B' ? SIGN_SIGNED_B : SIGN_SIGNED_C);
     snprintf(call->note, sizeof(call->note), "signed attest %c orig %s dest %s%s", level, orig,
              dest, replaced > 0 ? " (replaced the Identity present)" : "");
     return SWF_CONTINUE;
@@ -602,6 +547,8 @@ static swf_result sign_request(void *state, struct swf_call *call)
 
 const struct swf_filter swf_sign = {
     .name = "sign",
+    .settings = sign_settings,
+    .counters = sign_counters,
     .configure = sign_configure,
     .request = sign_request,
     .response = NULL,

@@ -60,14 +60,16 @@ build fuzz_tnauth
 echo "fuzz.sh: building fuzz_sip" >&2
 "$cc" -g -O1 -fno-omit-frame-pointer \
     -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-    "$top"/src/sip/*.c "$top/tests/fuzz/fuzz_sip.c" -losipparser2 -o "$build/fuzz_sip"
+    "$top"/src/sip/sipmsg.c "$top"/src/sip/splice.c "$top"/src/sip/framing.c \
+    "$top/tests/fuzz/fuzz_sip.c" -losipparser2 -o "$build/fuzz_sip"
 
 echo "fuzz.sh: building fuzz_proxy" >&2
 # shellcheck disable=SC2086  # pkg-config output is meant to be split
 "$cc" -g -O1 -fno-omit-frame-pointer \
     -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-    -I"$top/src/lib" "$top"/src/lib/*.c "$top"/src/sip/*.c "$top"/filters/*.c \
-    "$top/src/daemon/config.c" "$top/src/daemon/log.c" "$top/src/proxy/proxy.c" \
+    -I"$top/src/lib" "$top"/src/lib/*.c "$top"/src/sip/*.c "$top"/src/core/*.c \
+    "$top"/filters/registry.c "$top"/filters/sign.c "$top"/filters/strip.c \
+    "$top/src/daemon/conffile.c" "$top/src/daemon/log.c" "$top/src/proxy/proxy.c" \
     "$top/tests/fuzz/fuzz_proxy.c" $libs $(pkg-config --cflags --libs libconfig) \
     -losipparser2 -pthread -o "$build/fuzz_proxy"
 

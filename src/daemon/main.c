@@ -5,12 +5,13 @@
  * a bad start fail before anything is bound), bind every socket, drop privileges, go to
  * the background, write the pid file, start the workers. Then the main thread only waits
  * for signals: SIGHUP builds a new configuration beside the running one and swaps it in
- * (a bad one leaves the old running and says why), SIGUSR1 logs the counters, SIGTERM
+ * (a bad one leaves the old running and says why; the old one is freed when the last
+ * message parked under it has left), SIGUSR1 logs the counters, SIGTERM
  * and SIGINT let the workers finish the message in hand and exit. Only this file may stop
  * the process, and only during start-up.
  */
 #ifdef HAVE_CONFIG_H
-#include <config.h> /* autoconf's, from the build tree; "config.h" below is ours */
+#include <config.h> /* autoconf's, from the build tree; ours is conffile.h */
 #endif
 #include <errno.h>
 #include <fcntl.h>
@@ -26,7 +27,7 @@
 #include <unistd.h>
 
 #include "../proxy/net.h"
-#include "config.h"
+#include "conffile.h"
 #include "log.h"
 
 #ifndef SYSCONFDIR
@@ -59,25 +60,19 @@ static void usage(FILE *f)
 static void log_stats(struct sw_net *net, const char *when)
 {
     struct sw_stats s;
-    uint64_t conns;
+    uint64_t conns, parked;
+    char line[2048];
 
-    sw_net_stats(net, &s, &conns);
-    sw_log(LOG_INFO,
-           "%s: received %llu (requests %llu, responses %llu); forwarded %llu requests (%llu "
-           "signed, %llu over TCP for size), %llu responses; replied %llu (400: %llu, 403: "
-           "%llu, 482: %llu, 483: %llu, by filters: %llu); dropped %llu malformed, %llu from no "
-           "trunk, %llu responses not ours, %llu by filters, %llu looped ACKs; %llu TCP "
-           "connections open",
-           when, (unsigned long long)s.received, (unsigned long long)s.requests,
-           (unsigned long long)s.responses, (unsigned long long)s.forwarded_requests,
-           (unsigned long long)s.signed_requests, (unsigned long long)s.sent_tcp_for_size,
-           (unsigned long long)s.forwarded_responses, (unsigned long long)s.replies,
-           (unsigned long long)s.replied_400, (unsigned long long)s.replied_403,
-           (unsigned long long)s.replied_482, (unsigned long long)s.replied_483,
-           (unsigned long long)s.replied_by_filter, (unsigned long long)s.dropped_malformed,
-           (unsigned long long)s.dropped_no_trunk, (unsigned long long)s.dropped_not_ours,
-           (unsigned long long)s.dropped_by_filter, (unsigned long long)s.dropped_loop,
-           (unsigned long long)conns);
+    sw_net_stats(net, &s, &conns, &parked);
+    sw_stats_summary(&s, line, sizeof(line));
+    sw_log(LOG_INFO, "%s: %s; %llu TCP connections open, %llu messages parked", when, line,
+           (unsigned long long)conns, (unsigned long long)parked);
+}
+
+/* The last reference to a configuration is gone (a reload, or the last parked message). */
+static void config_freed(const struct sw_config *cfg)
+{
+    sw_log(LOG_INFO, "configuration #%u of %s freed", cfg->generation, cfg->path);
 }
 
 /* Logs each line of a multi-line error buffer. */
@@ -147,6 +142,8 @@ int main(int argc, char **argv)
     char pid_file[4096] = ""; /* a copy: a reload frees the configuration it came from */
     int test = 0, foreground = 0, c, nworkers, sig;
     struct sw_config *cfg, *next;
+    struct sw_services svc;
+    unsigned generation = 1;
     struct sw_net *net;
     char *errs;
     sigset_t sigs;
@@ -186,17 +183,21 @@ int main(int argc, char **argv)
     if ((errs = malloc(ERRBUF)) == NULL)
         return 1;
     errs[0] = '\0';
-    if (sw_config_load(path, &cfg, errs, ERRBUF) != 0) {
+    sw_services_init(&svc);
+    if (sw_config_load(path, &svc, &cfg, errs, ERRBUF) != 0) {
         fputs(errs, stderr);
         fprintf(stderr, "stirwired: %s: configuration not valid\n", path);
         return 1;
     }
     if (test) {
         printf("configuration OK\n");
-        sw_config_free(cfg);
+        sw_config_unref(cfg);
+        sw_services_clear(&svc);
         free(errs);
         return 0;
     }
+    cfg->generation = generation;
+    cfg->on_free = config_freed;
 
     sw_log_open(cfg->log_syslog || !foreground, cfg->log_level);
     nworkers = cfg->workers > 0 ? cfg->workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
@@ -239,7 +240,7 @@ int main(int argc, char **argv)
         sig = sigtimedwait(&sigs, NULL, &tick);
         if (sig < 0) {
             struct sw_stats s;
-            sw_net_stats(net, &s, NULL);
+            sw_net_stats(net, &s, NULL, NULL);
             if (s.received != last_received)
                 log_stats(net, "summary");
             last_received = s.received;
@@ -249,7 +250,7 @@ int main(int argc, char **argv)
             log_stats(net, "counters");
         } else if (sig == SIGHUP) {
             errs[0] = '\0';
-            if (sw_config_load(path, &next, errs, ERRBUF) != 0) {
+            if (sw_config_load(path, &svc, &next, errs, ERRBUF) != 0) {
                 log_lines(LOG_ERR, "reload: ", errs);
                 sw_log(LOG_ERR, "reload failed: the running configuration stays in force");
                 continue;
@@ -257,12 +258,23 @@ int main(int argc, char **argv)
             if (!same_listeners(cfg, next))
                 sw_log(LOG_WARNING, "reload: changes to listen and workers take effect only "
                                     "after a restart");
+            next->generation = ++generation;
+            next->on_free = config_freed;
             sw_net_set_config(net, next);
-            sw_config_free(cfg);
+            {
+                /* what still holds the old one: parked messages, each with a reference */
+                int held = atomic_load(&cfg->refs) - 1;
+                if (held > 0)
+                    sw_log(LOG_INFO,
+                           "reload: configuration #%u stays until the %d parked message%s "
+                           "that use it have left",
+                           cfg->generation, held, held == 1 ? "" : "s");
+            }
+            sw_config_unref(cfg);
             cfg = next;
             sw_log_set_level(cfg->log_level);
-            sw_log(LOG_NOTICE, "reloaded %s: %zu trunk%s", path, cfg->ntrunks,
-                   cfg->ntrunks == 1 ? "" : "s");
+            sw_log(LOG_NOTICE, "reloaded %s: configuration #%u, %zu trunk%s", path,
+                   cfg->generation, cfg->ntrunks, cfg->ntrunks == 1 ? "" : "s");
         } else {
             sw_log(LOG_NOTICE, "%s: finishing the messages in hand and stopping",
                    sig == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -274,7 +286,8 @@ int main(int argc, char **argv)
     sw_net_free(net);
     if (pid_file[0] != '\0')
         unlink(pid_file);
-    sw_config_free(cfg);
+    sw_config_unref(cfg);
+    sw_services_clear(&svc);
     free(errs);
     sw_log(LOG_NOTICE, "stopped");
     return 0;

@@ -10,7 +10,14 @@
  *
  * The configuration pointer is swapped atomically on reload; each worker bumps an epoch
  * counter between batches, and the main thread waits for every epoch to move before it
- * frees the old configuration, so a worker never reads freed memory.
+ * drops its reference to the old configuration, so a worker never reads freed memory.
+ * A message a filter parks holds its own reference, so the old configuration lives on
+ * until the last such message has left.
+ *
+ * Each worker also has a wait queue (src/core/job.h) whose eventfd is in its epoll set:
+ * a filter's asynchronous work wakes a parked message there, and the worker resumes it
+ * between batches with sw_proxy_resume(). At shutdown a worker keeps serving for up to
+ * STOP_GRACE_SECS while messages are parked, so that they can finish.
  */
 #define _GNU_SOURCE /* recvmmsg, sendmmsg */
 #include <arpa/inet.h>
@@ -30,6 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../core/addr.h"
 #include "../daemon/log.h"
 #include "../sip/framing.h"
 #include "net.h"
@@ -40,8 +48,9 @@
 #define CONN_BUCKETS 4096
 #define MAX_CONNS 20000    /* TCP connections in all; more are refused at accept */
 #define CONN_IDLE_SECS 900 /* a connection silent this long is closed (RFC 5626 sends pings) */
+#define STOP_GRACE_SECS 5  /* at shutdown, how long parked messages may still finish */
 
-enum item_kind { IT_UDP, IT_TCP_LISTEN, IT_CONN };
+enum item_kind { IT_UDP, IT_TCP_LISTEN, IT_CONN, IT_WAKE };
 
 struct item {
     enum item_kind kind;
@@ -70,6 +79,9 @@ struct worker {
     pthread_t thread;
     int epfd;
     struct item udp[SW_MAX_LISTEN], tcpl[SW_MAX_LISTEN];
+    struct item wake;    /* the wait queue's eventfd */
+    struct sw_waitq q;   /* parked messages woken by their filters */
+    const struct sw_config *seen_cfg; /* the configuration its limits were last read from */
     sw_ctx *ctx;
     struct sw_stats st;
     struct sw_proxy_env env; /* set up once; only cfg changes, per message */
@@ -90,7 +102,7 @@ struct worker {
 };
 
 struct sw_net {
-    const struct sw_config *_Atomic cfg;
+    struct sw_config *_Atomic cfg;
     atomic_int stopping;
     int nworkers, started;
     struct worker *w;
@@ -105,71 +117,9 @@ struct sw_net {
 
 /* --- addresses ------------------------------------------------------------------------ */
 
-static unsigned addr_hash(const struct sockaddr *sa)
+static unsigned addr_bucket(const struct sockaddr *sa)
 {
-    const unsigned char *p;
-    size_t n, i;
-    unsigned h = 2166136261u;
-
-    if (sa->sa_family == AF_INET) {
-        p = (const unsigned char *)&((const struct sockaddr_in *)sa)->sin_addr;
-        n = 4;
-        h = (h ^ ((const struct sockaddr_in *)sa)->sin_port) * 16777619u;
-    } else {
-        p = (const unsigned char *)&((const struct sockaddr_in6 *)sa)->sin6_addr;
-        n = 16;
-        h = (h ^ ((const struct sockaddr_in6 *)sa)->sin6_port) * 16777619u;
-    }
-    for (i = 0; i < n; i++)
-        h = (h ^ p[i]) * 16777619u;
-    return h % CONN_BUCKETS;
-}
-
-static int addr_equal(const struct sockaddr *a, const struct sockaddr *b)
-{
-    if (a->sa_family != b->sa_family)
-        return 0;
-    if (a->sa_family == AF_INET) {
-        const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
-        return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
-    }
-    {
-        const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
-        return x->sin6_port == y->sin6_port &&
-               memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
-    }
-}
-
-/* A v4-mapped IPv6 peer becomes plain IPv4, so one peer has one key in the table. */
-static void addr_normalise(struct sockaddr_storage *ss, socklen_t *len)
-{
-    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
-
-    if (ss->ss_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
-        struct sockaddr_in in;
-        memset(&in, 0, sizeof(in));
-        in.sin_family = AF_INET;
-        in.sin_port = in6->sin6_port;
-        memcpy(&in.sin_addr, &in6->sin6_addr.s6_addr[12], 4);
-        memcpy(ss, &in, sizeof(in));
-        *len = sizeof(in);
-    }
-}
-
-static void addr_str(const struct sockaddr *sa, char *out, size_t size)
-{
-    char ip[64] = "?";
-    int port = 0;
-
-    if (sa->sa_family == AF_INET) {
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, ip, sizeof(ip));
-        port = ntohs(((const struct sockaddr_in *)sa)->sin_port);
-        snprintf(out, size, "%s:%d", ip, port);
-    } else {
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, ip, sizeof(ip));
-        port = ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
-        snprintf(out, size, "[%s]:%d", ip, port);
-    }
+    return sw_addr_hash(sa) % CONN_BUCKETS;
 }
 
 /* The address to put in Via when we listen on a wildcard: the first non-loopback IPv4. */
@@ -198,7 +148,7 @@ static int bind_socket(const struct sw_listen *l, int type, int rcvbuf, char *er
     int fd, one = 1;
     char where[96];
 
-    addr_str((const struct sockaddr *)&l->addr, where, sizeof(where));
+    sw_addr_str((const struct sockaddr *)&l->addr, where, sizeof(where));
     if ((fd = socket(l->addr.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0) {
         snprintf(err, errlen, "socket for %s: %s", where, strerror(errno));
         return -1;
@@ -226,7 +176,7 @@ static int bind_socket(const struct sw_listen *l, int type, int rcvbuf, char *er
     return fd;
 }
 
-struct sw_net *sw_net_bind(const struct sw_config *cfg, int nworkers, char *err, size_t errlen)
+struct sw_net *sw_net_bind(struct sw_config *cfg, int nworkers, char *err, size_t errlen)
 {
     struct sw_net *net;
     const struct sw_listen *l0;
@@ -343,7 +293,7 @@ static struct conn *conn_new(int fd, const struct sockaddr_storage *peer, sockle
 
 static void conn_insert(struct sw_net *net, struct conn *c)
 {
-    unsigned b = addr_hash((struct sockaddr *)&c->peer);
+    unsigned b = addr_bucket((struct sockaddr *)&c->peer);
 
     pthread_mutex_lock(&net->conns_lock);
     c->hnext = net->conns[b];
@@ -359,7 +309,7 @@ static void conn_close(struct worker *w, struct conn *c)
     struct conn **pp;
 
     pthread_mutex_lock(&net->conns_lock);
-    for (pp = &net->conns[addr_hash((struct sockaddr *)&c->peer)]; *pp != NULL;
+    for (pp = &net->conns[addr_bucket((struct sockaddr *)&c->peer)]; *pp != NULL;
          pp = &(*pp)->hnext) {
         if (*pp == c) {
             *pp = c->hnext;
@@ -425,10 +375,10 @@ static int tcp_send(struct worker *w, const struct sockaddr_storage *dst, sockle
     int fd, rc, one = 1;
 
     memcpy(&key, dst, dstlen);
-    addr_normalise(&key, &keylen);
+    sw_addr_normalise(&key, &keylen);
     pthread_mutex_lock(&net->conns_lock);
-    for (c = net->conns[addr_hash((struct sockaddr *)&key)]; c != NULL; c = c->hnext)
-        if (addr_equal((struct sockaddr *)&c->peer, (struct sockaddr *)&key))
+    for (c = net->conns[addr_bucket((struct sockaddr *)&key)]; c != NULL; c = c->hnext)
+        if (sw_addr_equal((struct sockaddr *)&c->peer, (struct sockaddr *)&key))
             break;
     if (c != NULL) {
         pthread_mutex_lock(&c->lock);
@@ -467,6 +417,7 @@ static void env_init(struct worker *w, struct sw_proxy_env *env)
     env->port = w->net->port;
     env->ctx = w->ctx;
     env->secret = w->net->secret;
+    env->waitq = &w->q;
 }
 
 /* The UDP socket to send to dst from: the receiving one when the family fits. */
@@ -514,7 +465,7 @@ static void flush_udp(struct worker *w)
             n = sendmmsg(w->sfd[i], &w->smsg[i], (unsigned)(j - i), MSG_DONTWAIT);
             if (n <= 0) {
                 char where[96];
-                addr_str((struct sockaddr *)&w->saddr[i], where, sizeof(where));
+                sw_addr_str((struct sockaddr *)&w->saddr[i], where, sizeof(where));
                 sw_log_limited(&w->lim, LOG_WARNING, "cannot send to %s: %s", where,
                                strerror(errno));
                 i++;
@@ -526,50 +477,109 @@ static void flush_udp(struct worker *w)
     w->nsend = 0;
 }
 
-/* Acts on one message; slot is the send-batch position whose buffer holds the output. */
-static void handle(struct worker *w, const char *buf, size_t len, struct sockaddr_storage *src,
-                   socklen_t srclen, int transport, int recv_fd, int recv_family)
+/* The configuration for this message; a new one also brings its per-worker limits. */
+static struct sw_config *current_config(struct worker *w)
 {
-    struct sw_proxy_env *env = &w->env;
-    struct sw_out o;
-    char *out;
+    struct sw_config *cfg = atomic_load_explicit(&w->net->cfg, memory_order_acquire);
+
+    if (cfg != w->seen_cfg) {
+        w->q.max_parked = (size_t)cfg->max_parked;
+        w->seen_cfg = cfg;
+    }
+    return cfg;
+}
+
+/* Sends what the proxy decided (or logs why not); out is in the send batch's next slot. */
+static void act(struct worker *w, struct sw_out *o, char *out, int recv_fd, int recv_family)
+{
     int fd;
 
-    if (w->nsend == BATCH)
-        flush_udp(w);
-    out = w->obuf + (size_t)w->nsend * SW_OUT_MAX;
-    addr_normalise(src, &srclen);
-    env->cfg = atomic_load_explicit(&w->net->cfg, memory_order_acquire);
-    env->verbose = sw_log_level() >= LOG_DEBUG;
-    sw_proxy_handle(env, buf, len, (struct sockaddr *)src, srclen, transport, out, &o, &w->st);
-    if (o.act == SW_ACT_DROP) {
-        sw_log_limited(&w->lim, LOG_NOTICE, "dropped: %s", o.why);
+    if (o->park_refused)
+        sw_log_limited(&w->lim, LOG_WARNING,
+                       "a filter could not wait: %zu messages are parked on this worker "
+                       "(max_parked); its fail policy applied",
+                       w->q.parked);
+    if (o->act == SW_ACT_PARKED) {
+        if (sw_log_level() >= LOG_DEBUG)
+            sw_log(LOG_DEBUG, "parked: %s", o->why);
+        return;
+    }
+    if (o->act == SW_ACT_DROP) {
+        sw_log_limited(&w->lim, LOG_NOTICE, "dropped: %s", o->why);
         return;
     }
     if (sw_log_level() >= LOG_DEBUG)
-        sw_log(LOG_DEBUG, "%s: %s", o.act == SW_ACT_REPLY ? "replied" : "forwarded", o.why);
-    if (o.transport == SW_TCP) {
-        if (tcp_send(w, &o.dst, o.dstlen, out, o.len) != 0) {
+        sw_log(LOG_DEBUG, "%s: %s", o->act == SW_ACT_REPLY ? "replied" : "forwarded", o->why);
+    if (o->transport == SW_TCP) {
+        if (tcp_send(w, &o->dst, o->dstlen, out, o->len) != 0) {
             char where[96];
-            addr_str((struct sockaddr *)&o.dst, where, sizeof(where));
+            sw_addr_str((struct sockaddr *)&o->dst, where, sizeof(where));
             sw_log_limited(&w->lim, LOG_WARNING, "cannot send over TCP to %s", where);
         }
         return;
     }
-    if ((fd = udp_fd_for(w, recv_fd, recv_family, &o.dst, &o.dstlen)) < 0) {
-        sw_log_limited(&w->lim, LOG_WARNING, "no UDP socket of the right family for %s", o.why);
+    if ((fd = udp_fd_for(w, recv_fd, recv_family, &o->dst, &o->dstlen)) < 0) {
+        sw_log_limited(&w->lim, LOG_WARNING, "no UDP socket of the right family for %s", o->why);
         return;
     }
     w->sfd[w->nsend] = fd;
-    memcpy(&w->saddr[w->nsend], &o.dst, o.dstlen);
+    memcpy(&w->saddr[w->nsend], &o->dst, o->dstlen);
     w->siov[w->nsend].iov_base = out;
-    w->siov[w->nsend].iov_len = o.len;
+    w->siov[w->nsend].iov_len = o->len;
     memset(&w->smsg[w->nsend], 0, sizeof(w->smsg[0]));
     w->smsg[w->nsend].msg_hdr.msg_name = &w->saddr[w->nsend];
-    w->smsg[w->nsend].msg_hdr.msg_namelen = o.dstlen;
+    w->smsg[w->nsend].msg_hdr.msg_namelen = o->dstlen;
     w->smsg[w->nsend].msg_hdr.msg_iov = &w->siov[w->nsend];
     w->smsg[w->nsend].msg_hdr.msg_iovlen = 1;
     w->nsend++;
+}
+
+/* Handles one received message. */
+static void handle(struct worker *w, const char *buf, size_t len, struct sockaddr_storage *src,
+                   socklen_t srclen, int transport, int recv_fd, int recv_family)
+{
+    struct sw_proxy_env *env = &w->env;
+    struct sw_rx rx;
+    struct sw_out o;
+    char *out;
+
+    if (w->nsend == BATCH)
+        flush_udp(w);
+    out = w->obuf + (size_t)w->nsend * SW_OUT_MAX;
+    sw_addr_normalise(src, &srclen);
+    env->cfg = current_config(w);
+    env->verbose = sw_log_level() >= LOG_DEBUG;
+    rx.buf = buf;
+    rx.len = len;
+    rx.src = (struct sockaddr *)src;
+    rx.srclen = srclen;
+    rx.transport = transport;
+    rx.now = (int64_t)time(NULL);
+    sw_proxy_handle(env, &rx, out, &o, &w->st);
+    act(w, &o, out, recv_fd, recv_family);
+}
+
+/* Resumes the parked messages whose filters are done. */
+static void on_wake(struct worker *w)
+{
+    struct sw_proxy_env *env = &w->env;
+    struct sw_job *job, *next;
+    struct sw_out o;
+    char *out;
+
+    for (job = sw_waitq_take(&w->q); job != NULL; job = next) {
+        next = job->qnext;
+        if (w->nsend == BATCH)
+            flush_udp(w);
+        out = w->obuf + (size_t)w->nsend * SW_OUT_MAX;
+        env->cfg = current_config(w);
+        env->verbose = sw_log_level() >= LOG_DEBUG;
+        sw_proxy_resume(env, job, out, &o, &w->st);
+        act(w, &o, out, -1, 0);
+        if (o.act != SW_ACT_PARKED)
+            sw_job_free(job);
+    }
+    flush_udp(w);
 }
 
 static void on_udp(struct worker *w, struct item *it)
@@ -618,7 +628,7 @@ static void on_accept(struct worker *w, struct item *it)
             return;
         if (atomic_load(&w->net->nconns) >= MAX_CONNS) {
             char where[96];
-            addr_str((struct sockaddr *)&peer, where, sizeof(where));
+            sw_addr_str((struct sockaddr *)&peer, where, sizeof(where));
             sw_log_limited(&w->lim, LOG_WARNING,
                            "refusing TCP connection from %s: %d connections are open", where,
                            MAX_CONNS);
@@ -626,7 +636,7 @@ static void on_accept(struct worker *w, struct item *it)
             continue;
         }
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        addr_normalise(&peer, &len);
+        sw_addr_normalise(&peer, &len);
         if ((c = conn_new(fd, &peer, len, w->epfd)) == NULL) {
             close(fd);
             continue;
@@ -654,7 +664,7 @@ static void on_conn(struct worker *w, struct conn *c, uint32_t events)
             getsockopt(c->it.fd, SOL_SOCKET, SO_ERROR, &e, &el);
             if (e != 0) {
                 pthread_mutex_unlock(&c->lock);
-                addr_str((struct sockaddr *)&c->peer, where, sizeof(where));
+                sw_addr_str((struct sockaddr *)&c->peer, where, sizeof(where));
                 sw_log_limited(&w->lim, LOG_WARNING, "TCP connect to %s: %s", where, strerror(e));
                 conn_close(w, c);
                 return;
@@ -695,7 +705,7 @@ static void on_conn(struct worker *w, struct conn *c, uint32_t events)
                 handle(w, c->in + used, fl, &c->peer, c->peerlen, SW_TCP, -1, 0);
                 used += fl;
             } else if (f == SIP_FRAME_NOT_SIP) {
-                addr_str((struct sockaddr *)&c->peer, where, sizeof(where));
+                sw_addr_str((struct sockaddr *)&c->peer, where, sizeof(where));
                 w->st.dropped_malformed++;
                 sw_log_limited(&w->lim, LOG_NOTICE,
                                "closing TCP connection from %s: the stream is not SIP", where);
@@ -736,7 +746,16 @@ static void *worker_main(void *arg)
     int64_t next_sweep = mono_now() + 10;
     int n, i;
 
-    while (!atomic_load(&w->net->stopping)) {
+    int64_t stop_at = 0;
+
+    for (;;) {
+        /* at shutdown, keep serving while messages are parked, for a grace period */
+        if (atomic_load(&w->net->stopping)) {
+            if (stop_at == 0)
+                stop_at = mono_now() + STOP_GRACE_SECS;
+            if (w->q.parked == 0 || mono_now() >= stop_at)
+                break;
+        }
         if (mono_now() >= next_sweep) {
             sweep_idle(w);
             next_sweep = mono_now() + 10;
@@ -748,11 +767,16 @@ static void *worker_main(void *arg)
                 on_udp(w, it);
             else if (it->kind == IT_TCP_LISTEN)
                 on_accept(w, it);
+            else if (it->kind == IT_WAKE)
+                on_wake(w);
             else
                 on_conn(w, (struct conn *)it, ev[i].events);
         }
         atomic_fetch_add_explicit(&w->epoch, 1, memory_order_release);
     }
+    if (w->q.parked > 0)
+        sw_log(LOG_WARNING, "worker %d stops with %zu messages still parked: they are dropped",
+               w->idx, w->q.parked);
     return NULL;
 }
 
@@ -768,6 +792,16 @@ int sw_net_start(struct sw_net *net, char *err, size_t errlen)
             (w->obuf = malloc((size_t)BATCH * SW_OUT_MAX)) == NULL) {
             snprintf(err, errlen, "worker %d: out of memory", i);
             return -1;
+        }
+        if (sw_waitq_init(&w->q, (size_t)SW_DEFAULT_MAX_PARKED) != 0) {
+            snprintf(err, errlen, "worker %d: eventfd: %s", i, strerror(errno));
+            return -1;
+        }
+        w->wake.kind = IT_WAKE;
+        w->wake.fd = w->q.efd;
+        {
+            struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &w->wake};
+            epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->q.efd, &ev);
         }
         env_init(w, &w->env);
         for (l = 0; l < net->nlisten; l++) {
@@ -795,7 +829,7 @@ int sw_net_start(struct sw_net *net, char *err, size_t errlen)
     return 0;
 }
 
-void sw_net_set_config(struct sw_net *net, const struct sw_config *cfg)
+void sw_net_set_config(struct sw_net *net, struct sw_config *cfg)
 {
     uint64_t seen[MAX_WORKERS];
     int i, waited;
@@ -814,25 +848,37 @@ void sw_net_stop(struct sw_net *net)
     int i;
 
     atomic_store(&net->stopping, 1);
-    for (i = 0; i < net->started; i++)
-        pthread_join(net->w[i].thread, NULL);
+    for (i = 0; i < net->started; i++) {
+        struct worker *w = &net->w[i];
+        struct sw_job *job, *next;
+
+        pthread_join(w->thread, NULL);
+        /* woken but never resumed (the grace ran out): count and free them */
+        for (job = sw_waitq_take(&w->q); job != NULL; job = next) {
+            next = job->qnext;
+            sw_job_free(job);
+        }
+        /* the rest are still in their filters' hands: counted, left to the exit */
+        w->st.dropped_at_stop += w->q.parked;
+    }
     net->started = 0;
 }
 
-void sw_net_stats(struct sw_net *net, struct sw_stats *sum, uint64_t *tcp_conns)
+void sw_net_stats(struct sw_net *net, struct sw_stats *sum, uint64_t *tcp_conns,
+                  uint64_t *parked)
 {
     int i;
-    size_t k, n = sizeof(struct sw_stats) / sizeof(uint64_t);
 
     memset(sum, 0, sizeof(*sum));
-    for (i = 0; i < net->nworkers; i++) {
-        const uint64_t *src = (const uint64_t *)&net->w[i].st;
-        uint64_t *dst = (uint64_t *)sum;
-        for (k = 0; k < n; k++)
-            dst[k] += src[k];
-    }
+    for (i = 0; i < net->nworkers; i++)
+        sw_stats_add(sum, &net->w[i].st);
     if (tcp_conns != NULL)
         *tcp_conns = atomic_load(&net->nconns);
+    if (parked != NULL) {
+        *parked = 0;
+        for (i = 0; i < net->nworkers; i++)
+            *parked += net->w[i].q.parked; /* a glance for the log, not a synchronised sum */
+    }
 }
 
 void sw_net_free(struct sw_net *net)
@@ -844,6 +890,16 @@ void sw_net_free(struct sw_net *net)
         return;
     if (net->started)
         sw_net_stop(net);
+    for (i = 0; i < net->nworkers; i++) {
+        if (net->w[i].q.parked > 0) {
+            /*
+             * A filter still holds a parked message and will wake it into this worker's
+             * queue: keep the workers' memory for the rest of the process's life rather
+             * than let that wake touch freed memory. Only at exit, after the grace.
+             */
+            return;
+        }
+    }
     for (b = 0; b < CONN_BUCKETS; b++) {
         struct conn *c = net->conns[b], *n;
         for (; c != NULL; c = n) {
@@ -862,6 +918,7 @@ void sw_net_free(struct sw_net *net)
             if (w->tcpl[l].fd >= 0)
                 close(w->tcpl[l].fd);
         }
+        sw_waitq_destroy(&w->q);
         if (w->epfd >= 0)
             close(w->epfd);
         sw_ctx_free(w->ctx);

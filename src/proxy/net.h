@@ -11,7 +11,8 @@
 
 #include <stddef.h>
 
-#include "../daemon/config.h"
+#include "../core/conf.h"
+#include "../core/counters.h"
 #include "proxy.h"
 
 struct sw_net;
@@ -20,18 +21,23 @@ struct sw_net;
  * Binds every listener for nworkers workers (done before dropping privileges). On error
  * returns NULL with a message naming the address in err.
  */
-struct sw_net *sw_net_bind(const struct sw_config *cfg, int nworkers, char *err, size_t errlen);
+struct sw_net *sw_net_bind(struct sw_config *cfg, int nworkers, char *err, size_t errlen);
 /* Starts the workers. 0, or -1 with err. */
 int sw_net_start(struct sw_net *net, char *err, size_t errlen);
 /*
  * Makes the workers use cfg from their next message on, and returns once none of them can
- * still be using the previous one (which the caller may then free).
+ * still be using the previous one on its stack; the caller may then drop its reference
+ * to it (parked messages hold their own).
  */
-void sw_net_set_config(struct sw_net *net, const struct sw_config *cfg);
-/* Lets the workers finish what they are doing, stops and joins them. */
+void sw_net_set_config(struct sw_net *net, struct sw_config *cfg);
+/*
+ * Lets the workers finish what they are doing (parked messages get up to 5 s), stops and
+ * joins them.
+ */
 void sw_net_stop(struct sw_net *net);
-/* Sums the workers' counters. */
-void sw_net_stats(struct sw_net *net, struct sw_stats *sum, uint64_t *tcp_conns);
+/* Sums the workers' counters; the open TCP connections and parked messages (may be NULL). */
+void sw_net_stats(struct sw_net *net, struct sw_stats *sum, uint64_t *tcp_conns,
+                  uint64_t *parked);
 void sw_net_free(struct sw_net *net);
 
 #endif /* SW_NET_H */

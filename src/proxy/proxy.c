@@ -12,6 +12,11 @@
  * the wire has one neighbour on each side, so requests always go to the trunk's next hop:
  * the Request-URI and remaining Route entries are carried, not used for routing, and no
  * DNS lookup ever happens on this path.
+ *
+ * The trunk's filters run through the pipeline (src/core/pipeline.h) between our work
+ * before the chain and after it; a filter that waits parks the job, and the worker hands
+ * the woken job back to sw_proxy_resume(), which finishes it exactly as if it had not
+ * waited. The message lives in a struct sw_job on this function's stack until then.
  */
 #define _GNU_SOURCE /* memmem */
 #include <arpa/inet.h>
@@ -24,6 +29,8 @@
 
 #include <osipparser2/osip_parser.h>
 
+#include "../core/pipeline.h"
+#include "../sip/fields.h"
 #include "proxy.h"
 
 #define BRANCH_MAGIC "z9hG4bK"
@@ -50,44 +57,6 @@ static uint64_t hash_final(uint64_t h)
     h ^= h >> 33;
     h *= 0xc4ceb9fe1a85ec53ULL;
     return h ^ (h >> 33);
-}
-
-static void sockaddr_ip(const struct sockaddr *sa, char *ip, size_t size, int *port)
-{
-    ip[0] = '\0';
-    *port = 0;
-    if (sa->sa_family == AF_INET) {
-        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-        inet_ntop(AF_INET, &in->sin_addr, ip, (socklen_t)size);
-        *port = ntohs(in->sin_port);
-    } else if (sa->sa_family == AF_INET6) {
-        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
-        /* an IPv4-mapped peer on a dual-stack socket is shown as plain IPv4 */
-        if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr))
-            inet_ntop(AF_INET, &in6->sin6_addr.s6_addr[12], ip, (socklen_t)size);
-        else
-            inet_ntop(AF_INET6, &in6->sin6_addr, ip, (socklen_t)size);
-        *port = ntohs(in6->sin6_port);
-    }
-}
-
-/* An address from an IP literal and port; 0, or -1 when host is not an IP literal. */
-static int make_addr(const char *host, int port, struct sockaddr_storage *ss, socklen_t *len)
-{
-    memset(ss, 0, sizeof(*ss));
-    if (inet_pton(AF_INET, host, &((struct sockaddr_in *)ss)->sin_addr) == 1) {
-        ((struct sockaddr_in *)ss)->sin_family = AF_INET;
-        ((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
-        *len = sizeof(struct sockaddr_in);
-        return 0;
-    }
-    if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)ss)->sin6_addr) == 1) {
-        ((struct sockaddr_in6 *)ss)->sin6_family = AF_INET6;
-        ((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)port);
-        *len = sizeof(struct sockaddr_in6);
-        return 0;
-    }
-    return -1;
 }
 
 static int is_us(const struct sw_proxy_env *env, const char *host, int port)
@@ -355,7 +324,7 @@ static int pop_our_route(const struct sw_proxy_env *env, const struct sip_msg *m
 {
     const struct sip_hdr *h = sip_hdr_find(m, SH_ROUTE, 0);
     const char *val;
-    size_t n, i, depth = 0;
+    size_t n, i, comma;
     char copy[1024];
     osip_route_t *r = NULL;
     int ours = 0, port;
@@ -363,17 +332,7 @@ static int pop_our_route(const struct sw_proxy_env *env, const struct sip_msg *m
     if (h == NULL)
         return 0;
     val = m->buf + h->value_off;
-    /* the first value ends at a comma outside <> and quotes */
-    for (i = 0, n = h->value_len; i < h->value_len; i++) {
-        if (val[i] == '<')
-            depth++;
-        else if (val[i] == '>' && depth > 0)
-            depth--;
-        else if (val[i] == ',' && depth == 0) {
-            n = i;
-            break;
-        }
-    }
+    n = sip_first_value(val, h->value_len, 1, &comma);
     if (n >= sizeof(copy))
         return 0;
     memcpy(copy, val, n);
@@ -387,9 +346,9 @@ static int pop_our_route(const struct sw_proxy_env *env, const struct sip_msg *m
     osip_route_free(r);
     if (!ours)
         return 0;
-    if (n == h->value_len) /* the only value: the whole line goes */
+    if (comma >= h->value_len) /* the only value: the whole line goes */
         return sip_edit_delete(ed, h->line_off, h->line_len);
-    for (i = n + 1; i < h->value_len && (val[i] == ' ' || val[i] == '\t'); i++)
+    for (i = comma + 1; i < h->value_len && (val[i] == ' ' || val[i] == '\t'); i++)
         ;
     return sip_edit_delete(ed, h->value_off, i);
 }
@@ -400,51 +359,68 @@ static int dialog_creating(const struct sip_msg *m)
            sip_is_method(m, "REFER") || sip_is_method(m, "NOTIFY");
 }
 
-static const char *ruri_host(const struct sip_msg *m, char *out, size_t size)
-{
-    const char *p = m->buf + m->ruri_off, *end = p + m->ruri_len, *at, *h;
-    size_t n;
+static void forward_request(const struct sw_proxy_env *env, struct sw_job *job, char *out,
+                            struct sw_out *o, struct sw_stats *st);
 
-    if (m->ruri_len < 5 || strncasecmp(p, "sip", 3) != 0)
-        return NULL;
-    if ((h = memchr(p, ':', (size_t)(end - p))) == NULL)
-        return NULL;
-    h++;
-    if ((at = memchr(h, '@', (size_t)(end - h))) != NULL)
-        h = at + 1;
-    for (n = 0; h + n < end && h[n] != ':' && h[n] != ';' && h[n] != '?' && h[n] != '>'; n++)
-        ;
-    if (h < end && *h == '[') { /* IPv6 reference */
-        const char *close = memchr(h, ']', (size_t)(end - h));
-        if (close == NULL)
-            return NULL;
-        h++;
-        n = (size_t)(close - h);
+/*
+ * The chain and what it decided. Runs for a new request and again for a resumed one;
+ * m and everything it points into belong to the job.
+ */
+static void run_request(const struct sw_proxy_env *env, struct sw_job *job, char *out,
+                        struct sw_out *o, struct sw_stats *st)
+{
+    const struct sip_msg *m = &job->msg;
+    const struct sw_trunk *trunk = job->call.trunk;
+    const struct swf_filter *by;
+    swf_result r;
+
+    r = sw_pipeline_run(job, &by);
+    o->park_refused = job->park_refused;
+    switch (r) {
+    case SWF_CONTINUE:
+        forward_request(env, job, out, o, st);
+        return;
+    case SWF_WAIT:
+        o->act = SW_ACT_PARKED;
+        if (env->verbose)
+            snprintf(o->why, sizeof(o->why), "trunk %s: filter %s parked %.*s", trunk->name,
+                     by->name, (int)m->method_len, m->buf + m->method_off);
+        return;
+    case SWF_REPLY:
+        snprintf(o->why, sizeof(o->why), "trunk %s: filter %s answers %d (%.160s)", trunk->name,
+                 by->name, job->call.reply_status, job->call.note);
+        reply(env, m->buf, m->len, (const struct sockaddr *)&job->src, job->srclen,
+              job->transport, job->call.reply_status,
+              job->call.reply_reason[0] ? job->call.reply_reason : "Rejected",
+              job->call.reply_headers, out, o, st);
+        st->replied_by_filter++;
+        return;
+    case SWF_DROP:
+    default:
+        snprintf(o->why, sizeof(o->why), "trunk %s: filter %s dropped it (%.160s)", trunk->name,
+                 by ? by->name : "?", job->call.note);
+        o->act = SW_ACT_DROP;
+        st->dropped_by_filter++;
+        return;
     }
-    if (n == 0 || n >= size)
-        return NULL;
-    memcpy(out, h, n);
-    out[n] = '\0';
-    return out;
 }
 
-static void handle_request(const struct sw_proxy_env *env, const struct sip_msg *m,
-                           const struct sockaddr *src, socklen_t srclen, int transport, char *out,
-                           struct sw_out *o, struct sw_stats *st)
+static void handle_request(const struct sw_proxy_env *env, struct sw_job *job,
+                           const struct sw_rx *rx, char *out, struct sw_out *o,
+                           struct sw_stats *st)
 {
+    const struct sip_msg *m = &job->msg;
     const struct sw_trunk *trunk;
     const struct sip_hdr *topvia, *h;
     struct sip_via v;
-    struct sip_edits ed;
-    struct swf_call call;
-    char branch[64], src_ip[64], host[300], rhost[256], notes[256] = "";
-    int src_port, mf, out_transport, is_ack = sip_is_method(m, "ACK");
-    size_t i, grow;
-    long delta = 0;
+    char src_ip[64], rhost[256];
+    int src_port, mf, is_ack = sip_is_method(m, "ACK");
 
     st->requests++;
-    sockaddr_ip(src, src_ip, sizeof(src_ip), &src_port);
-    trunk = sw_config_match(env->cfg, src, ruri_host(m, rhost, sizeof(rhost)));
+    sw_addr_ip(rx->src, src_ip, sizeof(src_ip), &src_port);
+    /* the Request-URI host costs a libosip2 parse: only read when a trunk matches on it */
+    trunk = sw_config_match(env->cfg, rx->src,
+                            env->cfg->any_domain ? sip_ruri_host(m, rhost, sizeof(rhost)) : NULL);
     o->trunk = trunk;
     if (trunk == NULL) {
         snprintf(o->why, sizeof(o->why), "%.*s from %s:%d matches no trunk", (int)m->method_len,
@@ -454,7 +430,8 @@ static void handle_request(const struct sw_proxy_env *env, const struct sip_msg 
             o->act = SW_ACT_DROP;
             return;
         }
-        reply(env, m->buf, m->len, src, srclen, transport, 403, "Forbidden", NULL, out, o, st);
+        reply(env, m->buf, m->len, rx->src, rx->srclen, rx->transport, 403, "Forbidden", NULL, out,
+              o, st);
         st->replied_403++;
         return;
     }
@@ -467,7 +444,8 @@ static void handle_request(const struct sw_proxy_env *env, const struct sip_msg 
             st->dropped_malformed++;
             return;
         }
-        reply(env, m->buf, m->len, src, srclen, transport, 400, "Bad Via", NULL, out, o, st);
+        reply(env, m->buf, m->len, rx->src, rx->srclen, rx->transport, 400, "Bad Via", NULL, out,
+              o, st);
         st->replied_400++;
         return;
     }
@@ -481,17 +459,16 @@ static void handle_request(const struct sw_proxy_env *env, const struct sip_msg 
             return;
         }
         if (mf == 0) {
-            reply(env, m->buf, m->len, src, srclen, transport, 483, "Too Many Hops", NULL, out, o,
-                  st);
+            reply(env, m->buf, m->len, rx->src, rx->srclen, rx->transport, 483, "Too Many Hops",
+                  NULL, out, o, st);
             st->replied_483++;
         } else {
-            reply(env, m->buf, m->len, src, srclen, transport, 400, "Bad Max-Forwards", NULL, out,
-                  o, st);
+            reply(env, m->buf, m->len, rx->src, rx->srclen, rx->transport, 400, "Bad Max-Forwards",
+                  NULL, out, o, st);
             st->replied_400++;
         }
         return;
     }
-    our_branch(env, m, topvia, &v, branch, sizeof(branch));
     if (looped(env, m)) {
         snprintf(o->why, sizeof(o->why), "loop: %.*s from %s:%d already carries our Via",
                  (int)m->method_len, m->buf + m->method_off, src_ip, src_port);
@@ -500,118 +477,110 @@ static void handle_request(const struct sw_proxy_env *env, const struct sip_msg 
             st->dropped_loop++;
             return;
         }
-        reply(env, m->buf, m->len, src, srclen, transport, 482, "Loop Detected", NULL, out, o, st);
+        reply(env, m->buf, m->len, rx->src, rx->srclen, rx->transport, 482, "Loop Detected", NULL,
+              out, o, st);
         st->replied_482++;
         return;
     }
 
-    sip_edits_init(&ed);
-    if (mark_received(m, topvia, &v, src_ip, src_port, &ed) != 0 || pop_our_route(env, m, &ed) != 0)
+    sw_job_start(job, env->cfg, trunk, rx->src, rx->srclen, rx->transport, rx->now, env->ctx,
+                 env->waitq, st);
+    job->verbose = env->verbose;
+    our_branch(env, m, topvia, &v, job->route.branch, sizeof(job->route.branch));
+    if (mark_received(m, topvia, &v, src_ip, src_port, &job->edits) != 0 ||
+        pop_our_route(env, m, &job->edits) != 0)
         goto too_many_edits;
     if (mf == -1) {
         /* at the end of the headers, so that our Via stays the first line */
-        if (sip_edit_insert(&ed, m->hdrs_end, "Max-Forwards: 70\r\n", 18) != 0)
+        if (sip_edit_insert(&job->edits, m->hdrs_end, "Max-Forwards: 70\r\n", 18) != 0)
             goto too_many_edits;
     } else {
         char num[8];
         int n = snprintf(num, sizeof(num), "%d", mf - 1);
         h = sip_hdr_find(m, SH_MAX_FORWARDS, 0);
-        if (sip_edit_replace(&ed, h->value_off, h->value_len, num, (size_t)n) != 0)
+        if (sip_edit_replace(&job->edits, h->value_off, h->value_len, num, (size_t)n) != 0)
             goto too_many_edits;
     }
+    run_request(env, job, out, o, st);
+    return;
 
-    /* the trunk's filters, in the order the config lists them */
-    memset(&call, 0, sizeof(call));
-    call.msg = m;
-    call.edits = &ed;
-    call.ctx = env->ctx;
-    call.trunk = trunk;
-    call.now = (int64_t)time(NULL);
-    for (i = 0; i < trunk->nchain; i++) {
-        const struct swf_filter *f = trunk->chain[i].filter;
-        swf_result r;
+too_many_edits:
+    snprintf(o->why, sizeof(o->why), "request from %s:%d needs more edits than we allow", src_ip,
+             src_port);
+    reply(env, m->buf, m->len, rx->src, rx->srclen, rx->transport, 500, "Server Internal Error",
+          NULL, out, o, st);
+    st->replied_500++;
+}
 
-        if (f->request == NULL)
-            continue;
-        call.note[0] = '\0';
-        r = f->request(trunk->chain[i].state, &call);
-        if (strncmp(call.note, "signed", 6) == 0)
-            st->signed_requests++;
-        if (call.note[0] != '\0' && env->verbose) {
-            size_t used = strlen(notes);
-            snprintf(notes + used, sizeof(notes) - used, "%s%s: %s", used ? "; " : "", f->name,
-                     call.note);
-        }
-        if (r == SWF_CONTINUE)
-            continue;
-        if (r == SWF_REPLY && !is_ack) {
-            snprintf(o->why, sizeof(o->why), "trunk %s: filter %s answers %d (%s)", trunk->name,
-                     f->name, call.reply_status, call.note);
-            reply(env, m->buf, m->len, src, srclen, transport, call.reply_status,
-                  call.reply_reason[0] ? call.reply_reason : "Rejected", call.reply_headers, out, o,
-                  st);
-            st->replied_by_filter++;
-            return;
-        }
-        /* DROP, a REPLY to an ACK, or WAIT, which needs the verifier's parking (not here) */
-        snprintf(o->why, sizeof(o->why), "trunk %s: filter %s %s (%s)", trunk->name, f->name,
-                 r == SWF_WAIT ? "asked to wait, which this build cannot do" : "dropped it",
-                 call.note);
-        o->act = SW_ACT_DROP;
-        st->dropped_by_filter++;
-        return;
-    }
+/*
+ * After the chain: the transport toward the next hop, our Via and Record-Route, the
+ * splice. The transport is as configured, except that a request over 1300 bytes leaves
+ * UDP for TCP where the hop takes TCP (RFC 3261 18.1.1), unless the trunk prefers
+ * fragmented UDP.
+ */
+static void forward_request(const struct sw_proxy_env *env, struct sw_job *job, char *out,
+                            struct sw_out *o, struct sw_stats *st)
+{
+    const struct sip_msg *m = &job->msg;
+    const struct sw_trunk *trunk = job->call.trunk;
+    const struct sip_hdr *topvia = sip_hdr_find(m, SH_VIA, 0);
+    struct sip_edits *ed = &job->edits;
+    const char *branch = job->route.branch;
+    char host[300], src_ip[64];
+    int out_transport = trunk->next_hop.transport, src_port;
+    int rr = trunk->record_route && dialog_creating(m);
+    size_t i, grow;
+    long delta = 0;
 
-    /*
-     * The transport toward the next hop: as configured, except that a request over 1300
-     * bytes leaves UDP for TCP where the hop takes TCP (RFC 3261 18.1.1), unless the trunk
-     * prefers fragmented UDP.
-     */
-    out_transport = trunk->next_hop.transport;
-    for (i = 0; i < ed.n; i++)
-        delta += (long)ed.e[i].ins_len - (long)ed.e[i].del;
+    for (i = 0; i < ed->n; i++)
+        delta += (long)ed->e[i].ins_len - (long)ed->e[i].del;
     uri_host(env->host, host, sizeof(host));
     /* our Via and Record-Route, measured as they will be written ("UDP" and "TCP" are alike) */
     delta +=
         snprintf(NULL, 0, "Via: SIP/2.0/UDP %s:%d;branch=%s;rport\r\n", host, env->port, branch);
-    if (trunk->record_route && dialog_creating(m))
+    if (rr)
         delta += snprintf(NULL, 0, "Record-Route: <sip:%s:%d;lr%s>\r\n", host, env->port,
-                          transport == SW_TCP ? ";transport=tcp" : "");
+                          job->transport == SW_TCP ? ";transport=tcp" : "");
     grow = (size_t)((long)m->len + delta);
     if (out_transport == SW_UDP && grow > SW_UDP_MTU_LIMIT && trunk->next_hop.tcp_capable &&
         !trunk->udp_fragment) {
         out_transport = SW_TCP;
         st->sent_tcp_for_size++;
     }
-    if (sip_edit_insertf(&ed, topvia->line_off, "Via: SIP/2.0/%s %s:%d;branch=%s;rport\r\n",
+    if (sip_edit_insertf(ed, topvia->line_off, "Via: SIP/2.0/%s %s:%d;branch=%s;rport\r\n",
                          transport_name(out_transport), host, env->port, branch) != 0)
         goto too_many_edits;
-    if (trunk->record_route && dialog_creating(m)) {
-        const struct sip_hdr *rr = sip_hdr_find(m, SH_RECORD_ROUTE, 0);
-        if (sip_edit_insertf(&ed, rr ? rr->line_off : topvia->line_off,
+    if (rr) {
+        const struct sip_hdr *rrh = sip_hdr_find(m, SH_RECORD_ROUTE, 0);
+        if (sip_edit_insertf(ed, rrh ? rrh->line_off : topvia->line_off,
                              "Record-Route: <sip:%s:%d;lr%s>\r\n", host, env->port,
-                             transport == SW_TCP ? ";transport=tcp" : "") != 0)
+                             job->transport == SW_TCP ? ";transport=tcp" : "") != 0)
             goto too_many_edits;
     }
-    o->len = sip_splice(m->buf, m->len, &ed, out, SW_OUT_MAX);
+    o->len = sip_splice(m->buf, m->len, ed, out, SW_OUT_MAX);
     if (o->len == (size_t)-1)
         goto too_many_edits;
     o->act = SW_ACT_FORWARD;
+    o->trunk = trunk;
     memcpy(&o->dst, &trunk->next_hop.addr, trunk->next_hop.addrlen);
     o->dstlen = trunk->next_hop.addrlen;
     o->transport = out_transport;
     st->forwarded_requests++;
-    if (env->verbose)
-        snprintf(o->why, sizeof(o->why), "%.*s from %s:%d (trunk %s) to %s%s%s", (int)m->method_len,
+    if (env->verbose) {
+        sw_addr_ip((const struct sockaddr *)&job->src, src_ip, sizeof(src_ip), &src_port);
+        snprintf(o->why, sizeof(o->why), "%.*s from %s:%d (trunk %s) to %s%s%.160s", (int)m->method_len,
                  m->buf + m->method_off, src_ip, src_port, trunk->name, trunk->next_hop.uri,
-                 notes[0] ? ": " : "", notes);
+                 job->notes[0] ? ": " : "", job->notes);
+    }
     return;
 
 too_many_edits:
+    sw_addr_ip((const struct sockaddr *)&job->src, src_ip, sizeof(src_ip), &src_port);
     snprintf(o->why, sizeof(o->why), "request from %s:%d needs more edits than we allow", src_ip,
              src_port);
-    reply(env, m->buf, m->len, src, srclen, transport, 500, "Server Internal Error", NULL, out, o,
-          st);
+    reply(env, m->buf, m->len, (const struct sockaddr *)&job->src, job->srclen, job->transport,
+          500, "Server Internal Error", NULL, out, o, st);
+    st->replied_500++;
 }
 
 /* --- responses ------------------------------------------------------------------------ */
@@ -649,21 +618,64 @@ static int our_via_fast(const struct sw_proxy_env *env, const struct sip_msg *m,
     return 1;
 }
 
-static void handle_response(const struct sw_proxy_env *env, const struct sip_msg *m,
-                            const struct sockaddr *src, char *out, struct sw_out *o,
+/* The response chain and its outcome; for a new response and for a resumed one. */
+static void run_response(const struct sw_proxy_env *env, struct sw_job *job, char *out,
+                         struct sw_out *o, struct sw_stats *st)
+{
+    const struct sip_msg *m = &job->msg;
+    const struct swf_filter *by;
+    char src_ip[64], dst_ip[64];
+    int src_port, dst_port;
+    swf_result r;
+
+    o->trunk = job->call.trunk;
+    r = sw_pipeline_run(job, &by);
+    o->park_refused = job->park_refused;
+    if (r == SWF_WAIT) {
+        o->act = SW_ACT_PARKED;
+        return;
+    }
+    if (r != SWF_CONTINUE) {
+        snprintf(o->why, sizeof(o->why), "%d response dropped by filter %s", m->status,
+                 by ? by->name : "?");
+        st->dropped_by_filter++;
+        return;
+    }
+    o->len = sip_splice(m->buf, m->len, &job->edits, out, SW_OUT_MAX);
+    if (o->len == (size_t)-1) {
+        sw_addr_ip((const struct sockaddr *)&job->src, src_ip, sizeof(src_ip), &src_port);
+        snprintf(o->why, sizeof(o->why), "%d response from %s:%d has no usable Via below ours",
+                 m->status, src_ip, src_port);
+        st->dropped_malformed++;
+        return;
+    }
+    o->act = SW_ACT_FORWARD;
+    memcpy(&o->dst, &job->route.dst, job->route.dstlen);
+    o->dstlen = job->route.dstlen;
+    o->transport = job->route.transport;
+    st->forwarded_responses++;
+    if (env->verbose) {
+        sw_addr_ip((const struct sockaddr *)&job->src, src_ip, sizeof(src_ip), &src_port);
+        sw_addr_ip((const struct sockaddr *)&o->dst, dst_ip, sizeof(dst_ip), &dst_port);
+        snprintf(o->why, sizeof(o->why), "%d response from %s:%d to %s:%d", m->status, src_ip,
+                 src_port, dst_ip, dst_port);
+    }
+}
+
+static void handle_response(const struct sw_proxy_env *env, struct sw_job *job,
+                            const struct sw_rx *rx, char *out, struct sw_out *o,
                             struct sw_stats *st)
 {
+    const struct sip_msg *m = &job->msg;
     const struct sip_hdr *top = sip_hdr_find(m, SH_VIA, 0), *next;
     struct sip_hdr rest;
     struct sip_via v, nv;
-    struct sip_edits ed;
-    const struct sw_trunk *trunk;
+    struct sip_edits *ed = &job->edits;
     char src_ip[64];
     int src_port, port;
-    size_t i;
 
     st->responses++;
-    sockaddr_ip(src, src_ip, sizeof(src_ip), &src_port);
+    sw_addr_ip(rx->src, src_ip, sizeof(src_ip), &src_port);
     o->act = SW_ACT_DROP;
     if (top != NULL && our_via_fast(env, m, top, &v))
         ; /* the Via we wrote, recognised without a full parse */
@@ -674,20 +686,24 @@ static void handle_response(const struct sw_proxy_env *env, const struct sip_msg
         st->dropped_not_ours++;
         return;
     }
-    sip_edits_init(&ed);
+    /* response hooks of the trunk the response comes from (none when no trunk matches) */
+    sw_job_start(job, env->cfg, sw_config_match(env->cfg, rx->src, NULL), rx->src, rx->srclen,
+                 rx->transport, rx->now, env->ctx, env->waitq, st);
+    job->verbose = env->verbose;
     if (v.more) {
         /* our Via shares its line with the next one: remove just our value and its comma */
         if (sip_via_rest(m, top, &v, &rest) != 0 || sip_via_parse(m, &rest, &nv) != 0 ||
-            sip_edit_delete(&ed, top->value_off, rest.value_off - top->value_off) != 0)
+            sip_edit_delete(ed, top->value_off, rest.value_off - top->value_off) != 0)
             goto bad_next;
     } else {
         if ((next = sip_hdr_find(m, SH_VIA, 1)) == NULL || sip_via_parse(m, next, &nv) != 0 ||
-            sip_edit_delete(&ed, top->line_off, top->line_len) != 0)
+            sip_edit_delete(ed, top->line_off, top->line_len) != 0)
             goto bad_next;
     }
     /* RFC 3581: received and rport, else the sent-by */
     port = nv.rport > 0 ? nv.rport : (nv.port ? nv.port : 5060);
-    if (make_addr(nv.received[0] ? nv.received : nv.host, port, &o->dst, &o->dstlen) != 0) {
+    if (sw_addr_from_ip(nv.received[0] ? nv.received : nv.host, port, &job->route.dst,
+                        &job->route.dstlen) != 0) {
         snprintf(o->why, sizeof(o->why),
                  "%d response: next Via host %.64s is a name; we resolve no names per message",
                  m->status, nv.host);
@@ -695,43 +711,16 @@ static void handle_response(const struct sw_proxy_env *env, const struct sip_msg
         return;
     }
     if (strcasecmp(nv.transport, "UDP") == 0)
-        o->transport = SW_UDP;
+        job->route.transport = SW_UDP;
     else if (strcasecmp(nv.transport, "TCP") == 0)
-        o->transport = SW_TCP;
+        job->route.transport = SW_TCP;
     else {
         snprintf(o->why, sizeof(o->why), "%d response: next Via transport %s is not supported",
                  m->status, nv.transport);
         st->dropped_not_ours++;
         return;
     }
-    /* response hooks of the trunk the response comes from */
-    if ((trunk = sw_config_match(env->cfg, src, NULL)) != NULL) {
-        struct swf_call call;
-        memset(&call, 0, sizeof(call));
-        call.msg = m;
-        call.edits = &ed;
-        call.ctx = env->ctx;
-        call.trunk = trunk;
-        call.now = (int64_t)time(NULL);
-        for (i = 0; i < trunk->nchain; i++) {
-            const struct swf_filter *f = trunk->chain[i].filter;
-            if (f->response != NULL && f->response(trunk->chain[i].state, &call) == SWF_DROP) {
-                snprintf(o->why, sizeof(o->why), "%d response dropped by filter %s", m->status,
-                         f->name);
-                st->dropped_by_filter++;
-                return;
-            }
-        }
-    }
-    o->trunk = trunk;
-    o->len = sip_splice(m->buf, m->len, &ed, out, SW_OUT_MAX);
-    if (o->len == (size_t)-1)
-        goto bad_next;
-    o->act = SW_ACT_FORWARD;
-    st->forwarded_responses++;
-    if (env->verbose)
-        snprintf(o->why, sizeof(o->why), "%d response from %s:%d to %.64s:%d", m->status, src_ip,
-                 src_port, nv.received[0] ? nv.received : nv.host, port);
+    run_response(env, job, out, o, st);
     return;
 
 bad_next:
@@ -756,24 +745,25 @@ static int looks_like_request(const char *buf, size_t len)
     return n >= 7 && memcmp(buf + n - 7, "SIP/2.0", 7) == 0 && strncmp(buf, "ACK ", 4) != 0;
 }
 
-void sw_proxy_handle(const struct sw_proxy_env *env, const char *buf, size_t len,
-                     const struct sockaddr *src, socklen_t srclen, int transport, char *out,
+void sw_proxy_handle(const struct sw_proxy_env *env, const struct sw_rx *rx, char *out,
                      struct sw_out *o, struct sw_stats *st)
 {
-    struct sip_msg m;
+    /* the message's whole life, unless a filter parks it (then a heap copy takes over) */
+    struct sw_job job;
     char err[160];
 
     memset(o, 0, sizeof(*o));
     o->act = SW_ACT_DROP;
     st->received++;
-    if (sip_parse(&m, buf, len, err, sizeof(err)) != 0) {
+    if (sip_parse(&job.msg, rx->buf, rx->len, err, sizeof(err)) != 0) {
         char ip[64];
         int port;
-        sockaddr_ip(src, ip, sizeof(ip), &port);
+        sw_addr_ip(rx->src, ip, sizeof(ip), &port);
         snprintf(o->why, sizeof(o->why), "malformed message from %s:%d: %s", ip, port, err);
-        if (looks_like_request(buf, len)) {
+        if (looks_like_request(rx->buf, rx->len)) {
             /* reply() counts the drop itself when no reply can be built */
-            reply(env, buf, len, src, srclen, transport, 400, "Bad Request", NULL, out, o, st);
+            reply(env, rx->buf, rx->len, rx->src, rx->srclen, rx->transport, 400, "Bad Request",
+                  NULL, out, o, st);
             if (o->act == SW_ACT_REPLY)
                 st->replied_400++;
             return;
@@ -781,8 +771,19 @@ void sw_proxy_handle(const struct sw_proxy_env *env, const char *buf, size_t len
         st->dropped_malformed++;
         return;
     }
-    if (m.is_request)
-        handle_request(env, &m, src, srclen, transport, out, o, st);
+    if (job.msg.is_request)
+        handle_request(env, &job, rx, out, o, st);
     else
-        handle_response(env, &m, src, out, o, st);
+        handle_response(env, &job, rx, out, o, st);
+}
+
+void sw_proxy_resume(const struct sw_proxy_env *env, struct sw_job *job, char *out,
+                     struct sw_out *o, struct sw_stats *st)
+{
+    memset(o, 0, sizeof(*o));
+    o->act = SW_ACT_DROP;
+    if (job->msg.is_request)
+        run_request(env, job, out, o, st);
+    else
+        run_response(env, job, out, o, st);
 }

@@ -3,10 +3,12 @@
  * with one received SIP message, without any socket.
  *
  * sw_proxy_handle() takes the bytes as received and answers with one action: forward
- * these bytes there, reply with these bytes, or drop (with the reason). The network layer
- * (net.c) does the I/O; the capture path can call the same function and never send. No
- * state survives a call: CANCEL and ACK find their INVITE's next hop and branch because
- * both are computed from the message itself.
+ * these bytes there, reply with these bytes, drop (with the reason), or parked (a filter
+ * waits; the worker gets the job back through its wait queue and calls
+ * sw_proxy_resume()). The network layer (net.c) does the I/O. No state survives a
+ * message: CANCEL and ACK find their INVITE's next hop and branch because both are
+ * computed from the message itself. The TAP does not call this: it runs the same
+ * pipeline (src/core/pipeline.h) without the proxy's routing.
  */
 #ifndef SW_PROXY_H
 #define SW_PROXY_H
@@ -14,7 +16,9 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "../daemon/config.h"
+#include "../core/conf.h"
+#include "../core/counters.h"
+#include "../core/job.h"
 #include "../lib/stirwire.h"
 
 /* Bytes an output buffer must hold: the largest message plus everything we may add. */
@@ -24,7 +28,8 @@
 
 /* What a worker knows about itself when handling a message. */
 struct sw_proxy_env {
-    const struct sw_config *cfg;
+    struct sw_config *cfg;  /* current; a parked job takes its own reference */
+    struct sw_waitq *waitq; /* this worker's wake-up queue; NULL: filters cannot park */
     char host[256];  /* our advertised address for Via and Record-Route (no brackets) */
     int port;        /* our advertised port */
     sw_ctx *ctx;     /* this worker's libstirwire context */
@@ -32,17 +37,21 @@ struct sw_proxy_env {
     int verbose;     /* describe forwarded messages in sw_out.why (debug logging) */
 };
 
-enum sw_action { SW_ACT_DROP, SW_ACT_FORWARD, SW_ACT_REPLY };
+enum sw_action {
+    SW_ACT_DROP,
+    SW_ACT_FORWARD,
+    SW_ACT_REPLY,
+    SW_ACT_PARKED, /* a filter waits: nothing to send now, the job comes back later */
+};
 
-/* Per-worker counters (no locks: each worker has its own; the main thread sums them). */
-struct sw_stats {
-    uint64_t received, requests, responses;
-    uint64_t forwarded_requests, forwarded_responses, replies;
-    uint64_t signed_requests;
-    uint64_t dropped_malformed, dropped_no_trunk, dropped_not_ours, dropped_by_filter;
-    uint64_t dropped_loop;
-    uint64_t replied_400, replied_403, replied_482, replied_483, replied_by_filter;
-    uint64_t sent_tcp_for_size;
+/* One received message: its bytes (borrowed) and where and when it came from. */
+struct sw_rx {
+    const char *buf;
+    size_t len;
+    const struct sockaddr *src;
+    socklen_t srclen;
+    int transport; /* SW_UDP or SW_TCP */
+    int64_t now;   /* wall clock seconds when it was read: the time filters see */
 };
 
 struct sw_out {
@@ -52,15 +61,22 @@ struct sw_out {
     socklen_t dstlen;
     int transport;                /* SW_UDP or SW_TCP */
     const struct sw_trunk *trunk; /* the trunk matched, or NULL */
+    int park_refused;             /* a filter could not wait (max_parked): log a warning */
     char why[256];                /* for DROP and REPLY: one line for the log */
 };
 
 /*
- * Handles buf[0..len) received from src over transport (SW_UDP or SW_TCP). Writes the
- * message to send into out (capacity SW_OUT_MAX) and the decision into o.
+ * Handles one received message. Writes the message to send into out (capacity
+ * SW_OUT_MAX) and the decision into o; counts into st.
  */
-void sw_proxy_handle(const struct sw_proxy_env *env, const char *buf, size_t len,
-                     const struct sockaddr *src, socklen_t srclen, int transport, char *out,
+void sw_proxy_handle(const struct sw_proxy_env *env, const struct sw_rx *rx, char *out,
+                     struct sw_out *o, struct sw_stats *st);
+/*
+ * Finishes a parked job that its filter woke: the chain goes on from the filter that
+ * waited, then everything sw_proxy_handle would have done. Unless o->act is
+ * SW_ACT_PARKED again, the caller frees the job (sw_job_free) once it has sent out.
+ */
+void sw_proxy_resume(const struct sw_proxy_env *env, struct sw_job *job, char *out,
                      struct sw_out *o, struct sw_stats *st);
 
 #endif /* SW_PROXY_H */

@@ -414,7 +414,7 @@ int sip_is_method(const struct sip_msg *m, const char *name)
  * white space. Commas inside quoted strings, [IPv6] references and (with angle) <URIs>
  * do not count. *comma is set to the offset of the separating comma, or n when none.
  */
-static size_t first_value(const char *p, size_t n, int angle, size_t *comma)
+size_t sip_first_value(const char *p, size_t n, int angle, size_t *comma)
 {
     size_t i, end;
     int quoted = 0, bracket = 0, ang = 0;
@@ -566,7 +566,7 @@ static int via_parse(const struct sip_msg *m, const struct sip_hdr *h, struct si
     out->rport = -1;
     if (!valid_hdr(m, h))
         return -1;
-    vlen = first_value(m->buf + h->value_off, h->value_len, 0, &comma);
+    vlen = sip_first_value(m->buf + h->value_off, h->value_len, 0, &comma);
     out->value_len = vlen;
     out->more = comma < h->value_len;
     if (allow_fast && vlen > 0 && via_fast(m->buf + h->value_off, vlen, out) == 0)
@@ -627,7 +627,7 @@ int sip_via_rest(const struct sip_msg *m, const struct sip_hdr *h, const struct 
 
     if (!valid_hdr(m, h) || !v->more || v->value_len > h->value_len)
         return -1;
-    first_value(m->buf + h->value_off, h->value_len, 0, &comma);
+    sip_first_value(m->buf + h->value_off, h->value_len, 0, &comma);
     if (comma >= h->value_len)
         return -1;
     for (i = comma + 1; i < h->value_len && is_lws(m->buf[h->value_off + i]);)
@@ -677,7 +677,7 @@ static osip_from_t *parse_name_addr(const struct sip_msg *m, const struct sip_hd
     if (!valid_hdr(m, h))
         return NULL;
     /* P-Asserted-Identity may hold a sip: and a tel: value, comma-separated (RFC 3325). */
-    n = first_value(m->buf + h->value_off, h->value_len, 1, &comma);
+    n = sip_first_value(m->buf + h->value_off, h->value_len, 1, &comma);
     if (n == 0 || (s = copy_value(m->buf + h->value_off, n)) == NULL)
         return NULL;
     if (osip_from_init(&f) != 0) {
@@ -744,7 +744,7 @@ static int hdr_number(const struct sip_msg *m, const struct sip_hdr *h, char *ou
     int rc;
 
     if (allow_fast && valid_hdr(m, h)) {
-        n = first_value(m->buf + h->value_off, h->value_len, 1, &comma);
+        n = sip_first_value(m->buf + h->value_off, h->value_len, 1, &comma);
         if (n > 0 && number_fast(m->buf + h->value_off, n, out, size) == 0)
             return 0;
     }

@@ -123,6 +123,13 @@ int sip_hdr_number(const struct sip_msg *m, const struct sip_hdr *h, char *out, 
 int sip_ruri_number(const struct sip_msg *m, char *out, size_t size);
 /* The tag parameter of a From / To value, "" when none. 0 or -1 (malformed). */
 int sip_hdr_tag(const struct sip_msg *m, const struct sip_hdr *h, char *out, size_t size);
+/*
+ * The end of the first value of a comma-separated header value p[0..n): the length of
+ * the value without trailing white space. Commas inside quoted strings (with their
+ * quoted-pairs), [IPv6] references and, when angle is set, <URIs> do not count. *comma
+ * is set to the offset of the separating comma, or n when there is none.
+ */
+size_t sip_first_value(const char *p, size_t n, int angle, size_t *comma);
 /* The Max-Forwards value, -1 when absent, -2 when not a number 0..255. */
 int sip_max_forwards(const struct sip_msg *m);
 

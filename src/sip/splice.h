@@ -38,6 +38,25 @@ int sip_edit_insertf(struct sip_edits *ed, size_t off, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /*
+ * A point to come back to: a filter that needs several edits to do one thing (delete the
+ * old Identity, add a Date, add ours) marks the list first and rolls back to the mark
+ * when one edit does not fit, so a message is changed all or not at all.
+ */
+struct sip_edits_mark {
+    size_t n, used;
+};
+static inline struct sip_edits_mark sip_edits_mark(const struct sip_edits *ed)
+{
+    struct sip_edits_mark mk = {ed->n, ed->used};
+    return mk;
+}
+static inline void sip_edits_rollback(struct sip_edits *ed, struct sip_edits_mark mk)
+{
+    ed->n = mk.n;
+    ed->used = mk.used;
+}
+
+/*
  * Writes buf with the edits applied into out (capacity cap). Returns the length, or
  * (size_t)-1 when edits overlap, lie outside buf, or the result does not fit.
  */

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../src/daemon/config.h"
+#include "../../src/daemon/conffile.h"
 #include "../../src/proxy/proxy.h"
 
 static struct sw_config *cfg;
@@ -52,7 +52,7 @@ static void setup(void)
             "   next_hop = \"sip:10.0.0.1:5060\"; filters = [ \"strip\" ]; } );\n",
             keypath);
     fclose(f);
-    if (sw_config_load(path, &cfg, errs, sizeof(errs)) != 0) {
+    if (sw_config_load(path, NULL, &cfg, errs, sizeof(errs)) != 0) {
         fprintf(stderr, "%s", errs);
         abort();
     }
@@ -76,6 +76,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct sockaddr_in src;
     struct sw_stats st;
     struct sw_out o;
+    struct sw_rx rx;
 
     if (cfg == NULL)
         setup();
@@ -88,8 +89,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                 : data[0] % 3 == 1 ? 0x0a000002
                                                    : 0x0a000009);
     memset(&st, 0, sizeof(st));
-    sw_proxy_handle(&env, (const char *)data + 1, size - 1, (struct sockaddr *)&src, sizeof(src),
-                    (data[0] & 0x80) ? SW_TCP : SW_UDP, out, &o, &st);
+    rx.buf = (const char *)data + 1;
+    rx.len = size - 1;
+    rx.src = (struct sockaddr *)&src;
+    rx.srclen = sizeof(src);
+    rx.transport = (data[0] & 0x80) ? SW_TCP : SW_UDP;
+    rx.now = 1700000000;
+    sw_proxy_handle(&env, &rx, out, &o, &st);
+    /* no wait queue here: nothing may be parked */
+    if (o.act == SW_ACT_PARKED)
+        abort();
     if (o.act != SW_ACT_DROP && (o.len == 0 || o.len > SW_OUT_MAX))
         abort();
     return 0;

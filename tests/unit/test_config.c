@@ -23,7 +23,8 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
-#include "../../src/daemon/config.h"
+#include "../../src/core/filter.h"
+#include "../../src/daemon/conffile.h"
 
 struct fixture {
     char dir[64];
@@ -50,7 +51,7 @@ static int teardown(void **state)
     char path[160];
     size_t i;
 
-    sw_config_free(f->cfg);
+    sw_config_unref(f->cfg);
     unlink(f->path);
     /* Files some tests add, left behind when such a test fails half-way. */
     for (i = 0; i < sizeof(extra) / sizeof(extra[0]); i++) {
@@ -74,9 +75,9 @@ static void write_conf(struct fixture *f, const char *text)
 static struct sw_config *load_ok(struct fixture *f, const char *text)
 {
     write_conf(f, text);
-    sw_config_free(f->cfg);
+    sw_config_unref(f->cfg);
     f->cfg = NULL;
-    if (sw_config_load(f->path, &f->cfg, f->errs, sizeof(f->errs)) != 0)
+    if (sw_config_load(f->path, NULL, &f->cfg, f->errs, sizeof(f->errs)) != 0)
         fail_msg("unexpected errors:\n%s", f->errs);
     assert_non_null(f->cfg);
     return f->cfg;
@@ -89,7 +90,7 @@ static int load_bad(struct fixture *f, const char *text)
     int n = 0;
 
     write_conf(f, text);
-    assert_int_equal(sw_config_load(f->path, &f->cfg, f->errs, sizeof(f->errs)), -1);
+    assert_int_equal(sw_config_load(f->path, NULL, &f->cfg, f->errs, sizeof(f->errs)), -1);
     assert_null(f->cfg);
     for (p = f->errs; (p = strchr(p, '\n')) != NULL; p++)
         n++;
@@ -458,7 +459,7 @@ static void configures_each_filter_of_a_chain_in_order(void **state)
     assert_string_equal(c->trunks[0].chain[1].filter->name, "sign");
     assert_non_null(c->trunks[0].chain[1].state);
     free(text);
-    /* The filter's state is freed by sw_config_free (teardown); the key file may go now. */
+    /* The filter's state is freed by sw_config_unref (teardown); the key file may go now. */
     unlink(key);
 }
 
@@ -508,7 +509,7 @@ static void reports_an_unreadable_file(void **state)
     struct fixture *f = *state;
     struct sw_config *c = NULL;
 
-    assert_int_equal(sw_config_load("/nonexistent/stirwire.conf", &c, f->errs, sizeof(f->errs)),
+    assert_int_equal(sw_config_load("/nonexistent/stirwire.conf", NULL, &c, f->errs, sizeof(f->errs)),
                      -1);
     assert_null(c);
     assert_non_null(strstr(f->errs, "/nonexistent/stirwire.conf: cannot open: "));
@@ -522,13 +523,13 @@ static void keeps_errors_within_a_small_buffer(void **state)
 
     write_conf(f, "workers = 1000;\nudp_rcvbuf = -1;\nfoo = 1;\n");
     memset(small, 'x', sizeof(small));
-    assert_int_equal(sw_config_load(f->path, &c, small, sizeof(small)), -1);
+    assert_int_equal(sw_config_load(f->path, NULL, &c, small, sizeof(small)), -1);
     assert_null(c);
     /* Whole lines only, then "..." when more did not fit. */
     assert_true(memchr(small, '\0', sizeof(small)) != NULL);
     assert_true(strlen(small) == 0 || strstr(small, "...\n") != NULL);
-    assert_int_equal(sw_config_load(f->path, &c, NULL, 0), -1);
-    assert_int_equal(sw_config_load(f->path, &c, f->errs, sizeof(f->errs)), -1);
+    assert_int_equal(sw_config_load(f->path, NULL, &c, NULL, 0), -1);
+    assert_int_equal(sw_config_load(f->path, NULL, &c, f->errs, sizeof(f->errs)), -1);
     assert_int_equal(strstr(f->errs, ":3: unknown setting \"foo\"") != NULL, 1);
 }
 
@@ -543,8 +544,8 @@ static void sample_file_uses_only_known_settings(void **state)
     if (srcdir == NULL)
         skip();
     snprintf(path, sizeof(path), "%s/etc/stirwire.conf", srcdir);
-    if (sw_config_load(path, &c, f->errs, sizeof(f->errs)) == 0) {
-        sw_config_free(c);
+    if (sw_config_load(path, NULL, &c, f->errs, sizeof(f->errs)) == 0) {
+        sw_config_unref(c);
         return;
     }
     /* Only the sign filter may object (its key file is not on this machine). */

@@ -18,7 +18,7 @@
 #include <cmocka.h>
 #include <libconfig.h>
 
-#include "../../filters/filter.h"
+#include "../../src/core/filter.h"
 
 extern const struct swf_filter swf_sign, swf_strip;
 
@@ -89,7 +89,19 @@ static int configure_fmt(const struct swf_filter *f, void **state, char *err, si
     assert_non_null(trunk);
     err[0] = '\0';
     *state = NULL;
-    rc = f->configure(trunk, state, err, errlen);
+    {
+        /* as the loader does: the group's keys checked, then the filter reads it */
+        struct sw_cfg_errs errs;
+        struct swf_conf fc;
+
+        sw_cfg_errs_init(&errs, "test.conf");
+        memset(&fc, 0, sizeof(fc));
+        fc.errs = &errs;
+        fc.trunk = trunk;
+        fc.trunk_name = "t";
+        rc = swf_configure(f, &fc, state);
+        sw_cfg_errs_flush(&errs, err, errlen);
+    }
     config_destroy(&cfg); /* the filter must have copied what it keeps */
     return rc;
 }
@@ -546,7 +558,7 @@ static void test_sign_methods_setting_lists_what_is_signed(void **unused)
 
 static void assert_rejected(const char *expect, const char *fmt_after_key)
 {
-    char err[256];
+    char err[1024];
     void *st = (void *)1;
     int rc;
 
@@ -560,7 +572,7 @@ static void assert_rejected(const char *expect, const char *fmt_after_key)
 
 static void test_sign_rejects_bad_settings(void **unused)
 {
-    char err[256];
+    char err[1024];
     void *st;
 
 #define OKX "x5u = \"" X5U "\"; "
@@ -625,7 +637,7 @@ static void test_strip_removes_identity_and_compact_y_and_nothing_else(void **un
 {
     char *text = malloc(2048), expect[2048];
     void *st = (void *)1;
-    char err[64];
+    char err[256];
     struct run *r;
 
     assert_non_null(text);

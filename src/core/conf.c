@@ -1,0 +1,76 @@
+/*
+ * conf.c - the reference-counted configuration and the shared services (see conf.h).
+ */
+#include <stdlib.h>
+#include <time.h>
+
+#include "conf.h"
+
+static int64_t system_clock(void)
+{
+    return (int64_t)time(NULL);
+}
+
+void sw_services_init(struct sw_services *svc)
+{
+    svc->verifier = NULL;
+    svc->audit = NULL;
+    svc->audit_arg = NULL;
+    svc->clock = system_clock;
+}
+
+sw_verifier *sw_services_verifier(struct sw_services *svc)
+{
+    /* made on the loader's thread (configure() runs there), so no lock is needed */
+    if (svc->verifier == NULL)
+        svc->verifier = sw_verifier_new();
+    return svc->verifier;
+}
+
+void sw_services_clear(struct sw_services *svc)
+{
+    sw_verifier_free(svc->verifier);
+    svc->verifier = NULL;
+}
+
+struct sw_config *sw_config_new(void)
+{
+    struct sw_config *cfg = calloc(1, sizeof(*cfg));
+
+    if (cfg == NULL)
+        return NULL;
+    atomic_init(&cfg->refs, 1);
+    cfg->max_parked = SW_DEFAULT_MAX_PARKED;
+    return cfg;
+}
+
+struct sw_config *sw_config_ref(struct sw_config *cfg)
+{
+    atomic_fetch_add_explicit(&cfg->refs, 1, memory_order_relaxed);
+    return cfg;
+}
+
+void sw_config_unref(struct sw_config *cfg)
+{
+    size_t i;
+
+    if (cfg == NULL || atomic_fetch_sub_explicit(&cfg->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    if (cfg->on_free != NULL)
+        cfg->on_free(cfg);
+    for (i = 0; i < cfg->ntrunks; i++)
+        sw_trunk_clear(&cfg->trunks[i]);
+    free(cfg->trunks);
+    free(cfg->path);
+    free(cfg->pid_file);
+    free(cfg->user);
+    free(cfg);
+}
+
+const struct sw_trunk *sw_config_match(const struct sw_config *cfg, const struct sockaddr *src,
+                                       const char *ruri_host)
+{
+    if (cfg == NULL || src == NULL)
+        return NULL;
+    return sw_trunk_match(cfg->trunks, cfg->ntrunks, src, ruri_host);
+}

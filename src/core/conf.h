@@ -1,0 +1,95 @@
+/*
+ * conf.h - a loaded configuration as the message path uses it: listeners, limits,
+ * trunks with their filter chains, and the process-wide services the filters share.
+ *
+ * Rule (relayd): a struct sw_config is immutable once loaded. Workers read it without
+ * locks; a reload builds a new one beside it and swaps the pointer. It is
+ * reference-counted: the daemon holds one reference, and every parked message holds one
+ * to the configuration it was matched under, so a reload never frees a trunk (or a
+ * filter state) that a parked message will still run. The last sw_config_unref frees
+ * it, on whichever thread that happens.
+ *
+ * The daemon's loader (src/daemon/conffile.h) builds these; nothing below the daemon
+ * reads the file.
+ */
+#ifndef SW_CORE_CONF_H
+#define SW_CORE_CONF_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "../lib/stirwire.h"
+#include "trunk.h"
+
+#define SW_MAX_LISTEN 8
+#define SW_DEFAULT_MAX_PARKED 10000
+
+struct sw_listen {
+    struct sockaddr_storage addr; /* address and port to bind */
+    socklen_t addrlen;
+    int transports;      /* SW_UDP | SW_TCP */
+    char advertise[256]; /* host[:port] we put in Via / Record-Route ("" = bound) */
+};
+
+/*
+ * Services one process offers every filter, whatever its trunk and across reloads: they
+ * outlive configurations. Owned by the daemon (or a test); filters borrow them.
+ */
+struct sw_services {
+    /* one certificate verifier (cache, fetch thread) for all trunks; see sw_services_verifier */
+    sw_verifier *verifier;
+    /* the audit sink: one record (a JSON object, no newline) per call; NULL = none */
+    void (*audit)(void *arg, const char *record);
+    void *audit_arg;
+    /* wall clock, seconds (tests set their own) */
+    int64_t (*clock)(void);
+};
+
+/* Services with no verifier yet, no audit sink and the system clock. */
+void sw_services_init(struct sw_services *svc);
+/*
+ * The shared verifier, made on first use (with the library's defaults: https only,
+ * public addresses only, a 24 h cache). NULL when it cannot be made (out of memory).
+ */
+sw_verifier *sw_services_verifier(struct sw_services *svc);
+/* Frees what the services own (the verifier); after every configuration is gone. */
+void sw_services_clear(struct sw_services *svc);
+
+struct sw_config {
+    atomic_int refs;
+    unsigned generation; /* 1 for the first load, +1 per reload (for logs) */
+    char *path;
+    struct sw_listen listen[SW_MAX_LISTEN];
+    size_t nlisten;
+    int workers;    /* 0 = one per core */
+    char *pid_file; /* NULL = none */
+    char *user;     /* drop privileges to this user after binding; NULL = stay */
+    int log_syslog; /* 0 = stderr */
+    int log_level;  /* LOG_ERR .. LOG_DEBUG (syslog.h) */
+    int udp_rcvbuf; /* bytes, 0 = system default */
+    int max_parked; /* messages a worker may hold parked at once */
+    int any_domain; /* some trunk matches on the Request-URI host */
+    struct sw_trunk *trunks;
+    size_t ntrunks;
+    struct sw_services *svc; /* borrowed */
+    /* called by the last unref, before freeing (the daemon logs it); may be NULL */
+    void (*on_free)(const struct sw_config *cfg);
+};
+
+/* A new empty configuration with one reference. NULL when out of memory. */
+struct sw_config *sw_config_new(void);
+/* Takes a reference (any thread). Returns cfg. */
+struct sw_config *sw_config_ref(struct sw_config *cfg);
+/* Drops a reference (any thread); the last one frees cfg and its filter states. */
+void sw_config_unref(struct sw_config *cfg);
+
+/*
+ * The trunk a message from src belongs to (first match in file order), considering the
+ * Request-URI host (ruri_host may be NULL) when a trunk matches on domain. NULL if none.
+ */
+const struct sw_trunk *sw_config_match(const struct sw_config *cfg, const struct sockaddr *src,
+                                       const char *ruri_host);
+
+#endif /* SW_CORE_CONF_H */

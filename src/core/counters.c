@@ -1,0 +1,115 @@
+/*
+ * counters.c - the counter table's summaries (see counters.h).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "counters.h"
+
+static const struct sw_counter_info table[] = {
+#define SW_COUNTER_ROW(name, help) {#name, help, offsetof(struct sw_stats, name)},
+    SW_COUNTER_MAP(SW_COUNTER_ROW)
+#undef SW_COUNTER_ROW
+};
+
+const struct sw_counter_info *sw_counters(size_t *n)
+{
+    *n = sizeof(table) / sizeof(table[0]);
+    return table;
+}
+
+static uint64_t value(const struct sw_stats *s, size_t i)
+{
+    return *(const uint64_t *)((const char *)s + table[i].offset);
+}
+
+void sw_stats_add(struct sw_stats *sum, const struct sw_stats *one)
+{
+    /* every member is a uint64_t: add them as an array */
+    const uint64_t *src = (const uint64_t *)one;
+    uint64_t *dst = (uint64_t *)sum;
+    size_t i, n = sizeof(*sum) / sizeof(uint64_t);
+
+    for (i = 0; i < n; i++)
+        dst[i] += src[i];
+}
+
+uint64_t sw_stats_filter(const struct sw_stats *s, const char *filter, const char *counter)
+{
+    const struct swf_filter *f = swf_lookup(filter);
+    int idx = f != NULL ? swf_index(f) : -1;
+    size_t i;
+
+    if (idx < 0 || f->counters == NULL)
+        return 0;
+    for (i = 0; f->counters[i] != NULL && i < SWF_MAX_COUNTERS; i++)
+        if (strcmp(f->counters[i], counter) == 0)
+            return s->filter[idx][i];
+    return 0;
+}
+
+/* Appends to buf[*used..len), keeping it NUL-terminated; stops quietly when full. */
+static void append(char *buf, size_t len, size_t *used, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void append(char *buf, size_t len, size_t *used, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    if (*used >= len)
+        return;
+    va_start(ap, fmt);
+    n = vsnprintf(buf + *used, len - *used, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    *used = (size_t)n >= len - *used ? len - 1 : *used + (size_t)n;
+}
+
+size_t sw_stats_summary(const struct sw_stats *s, char *buf, size_t len)
+{
+    size_t used = 0, i, k, nf;
+    const struct swf_filter *const *fs = swf_all(&nf);
+
+    if (len == 0)
+        return 0;
+    buf[0] = '\0';
+    for (i = 0; i < sizeof(table) / sizeof(table[0]); i++)
+        if (i == 0 || value(s, i) != 0)
+            append(buf, len, &used, "%s%s %llu", i ? ", " : "", table[i].name,
+                   (unsigned long long)value(s, i));
+    for (i = 0; i < nf && i < SWF_MAX_FILTERS; i++) {
+        int any = 0;
+        for (k = 0; fs[i]->counters != NULL && fs[i]->counters[k] != NULL; k++) {
+            if (s->filter[i][k] == 0)
+                continue;
+            if (any)
+                append(buf, len, &used, ", %s %llu", fs[i]->counters[k],
+                       (unsigned long long)s->filter[i][k]);
+            else /* the filter's name before its first counter */
+                append(buf, len, &used, "; %s: %s %llu", fs[i]->name, fs[i]->counters[k],
+                       (unsigned long long)s->filter[i][k]);
+            any = 1;
+        }
+    }
+    return used;
+}
+
+size_t sw_stats_text(const struct sw_stats *s, char *buf, size_t len)
+{
+    size_t used = 0, i, k, nf;
+    const struct swf_filter *const *fs = swf_all(&nf);
+
+    if (len == 0)
+        return 0;
+    buf[0] = '\0';
+    for (i = 0; i < sizeof(table) / sizeof(table[0]); i++)
+        append(buf, len, &used, "%s %llu\n", table[i].name, (unsigned long long)value(s, i));
+    for (i = 0; i < nf && i < SWF_MAX_FILTERS; i++)
+        for (k = 0; fs[i]->counters != NULL && fs[i]->counters[k] != NULL; k++)
+            append(buf, len, &used, "filter_%s_%s %llu\n", fs[i]->name, fs[i]->counters[k],
+                   (unsigned long long)s->filter[i][k]);
+    return used;
+}

@@ -1,0 +1,86 @@
+/*
+ * job.h - one message in flight through the pipeline, and the queue that wakes parked
+ * ones.
+ *
+ * A job starts on the stack of whoever received the message (a worker, later the TAP):
+ * the bytes stay where they arrived, the parse is offsets into them, the edits and each
+ * filter's slot sit in the job. That fast path allocates nothing. Only when a filter
+ * must wait (swf_park) is the job copied to the heap with its own copy of the bytes and
+ * a reference to the configuration it was matched under; the copy waits in no list at
+ * all until its filter calls swf_wake(), which puts it on its worker's wait queue and
+ * signals the worker's eventfd. The worker then resumes it (sw_pipeline_run from the
+ * filter that waited) and frees it with sw_job_free().
+ *
+ * Rule: a parked job belongs to the worker that parked it; only swf_wake() may be called
+ * from another thread, once per park.
+ */
+#ifndef SW_CORE_JOB_H
+#define SW_CORE_JOB_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "conf.h"
+#include "counters.h"
+#include "filter.h"
+
+/* The wake-up queue of one worker. */
+struct sw_waitq {
+    int efd; /* eventfd: readable when jobs were woken; in the worker's epoll set */
+    pthread_mutex_t lock;
+    struct sw_job *head, **tail; /* woken jobs, in wake order (under lock) */
+    size_t parked;               /* jobs parked now (worker thread only) */
+    size_t max_parked;           /* limit on parked, from the configuration */
+};
+
+/* Creates the eventfd. 0, or -1 (errno set). */
+int sw_waitq_init(struct sw_waitq *q, size_t max_parked);
+void sw_waitq_destroy(struct sw_waitq *q);
+/* Takes every woken job (worker thread), clearing the eventfd; a list linked by qnext. */
+struct sw_job *sw_waitq_take(struct sw_waitq *q);
+
+/* What the proxy keeps about a message between its work before and after the chain. */
+struct sw_job_route {
+    char branch[64];             /* our branch for a request */
+    struct sockaddr_storage dst; /* a response's destination */
+    socklen_t dstlen;
+    int transport; /* a response's transport */
+};
+
+struct sw_job {
+    struct swf_call call; /* first member: swf_park() finds the job from the call */
+    struct sip_msg msg;
+    struct sip_edits edits;
+    unsigned char slots[SW_MAX_CHAIN][SWF_SLOT_BYTES];
+    uint32_t entered; /* bit i: chain filter i has been called (its slot is zeroed) */
+    size_t next;      /* the chain position to run next */
+    struct sw_config *cfg; /* matched under; a counted reference only when parked */
+    struct sockaddr_storage src;
+    socklen_t srclen;
+    int transport;         /* SW_UDP or SW_TCP, as received */
+    struct sw_waitq *q;    /* where a park waits; NULL: this caller cannot park */
+    struct sw_stats *st;   /* the worker's counters */
+    int verbose;           /* collect the filters' notes */
+    char notes[256];       /* "sign: signed attest A ..." when verbose */
+    int park_refused;      /* a filter wanted to wait and max_parked was reached */
+    int parked;            /* this is the heap copy */
+    struct sw_job *heap;   /* on the stack job: its heap copy once parked */
+    char *owned;           /* the heap copy's bytes */
+    struct sw_job *qnext;  /* wait queue link */
+    struct sw_job_route route;
+};
+
+/*
+ * Prepares job for a message already parsed into job->msg (its bytes borrowed), from src
+ * over transport, matched to trunk under cfg (no reference taken), seen at now. Fills
+ * only what the pipeline reads: nothing is zeroed wholesale, so this costs nanoseconds.
+ */
+void sw_job_start(struct sw_job *job, struct sw_config *cfg, const struct sw_trunk *trunk,
+                  const struct sockaddr *src, socklen_t srclen, int transport, int64_t now,
+                  sw_ctx *ctx, struct sw_waitq *q, struct sw_stats *st);
+/* Ends a parked (heap) job: its bytes, its configuration reference, its queue count. */
+void sw_job_free(struct sw_job *job);
+
+#endif /* SW_CORE_JOB_H */

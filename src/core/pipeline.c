@@ -1,0 +1,61 @@
+/*
+ * pipeline.c - runs a trunk's chain on one message (see pipeline.h).
+ *
+ * The loop is deliberately plain: call each filter's hook in order, give it its slot
+ * (zeroed before its first call on this message, kept across a wait), collect its note
+ * when debug logging wants it, and stop at the first answer that is not CONTINUE. What
+ * the answers mean for the network is the caller's business.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "pipeline.h"
+
+swf_result sw_pipeline_run(struct sw_job *job, const struct swf_filter **by)
+{
+    const struct sw_trunk *t = job->call.trunk;
+    struct swf_call *call = &job->call;
+    int request = job->msg.is_request;
+
+    *by = NULL;
+    if (job->parked && job->st != NULL && job->entered != 0)
+        job->st->resumed++;
+    for (; t != NULL && job->next < t->nchain; job->next++) {
+        const struct sw_chain_item *it = &t->chain[job->next];
+        const struct swf_filter *f = it->filter;
+        swf_result (*hook)(void *, struct swf_call *) = request ? f->request : f->response;
+        swf_result r;
+
+        if (hook == NULL)
+            continue;
+        if (!(job->entered & (1u << job->next))) {
+            memset(job->slots[job->next], 0, SWF_SLOT_BYTES);
+            job->entered |= 1u << job->next;
+        }
+        call->slot = job->slots[job->next];
+        call->counters = job->st != NULL && it->index >= 0 ? job->st->filter[it->index] : NULL;
+        call->note[0] = '\0';
+        r = hook(it->state, call);
+        if (job->verbose && call->note[0] != '\0') {
+            size_t used = strlen(job->notes);
+            snprintf(job->notes + used, sizeof(job->notes) - used, "%s%s: %s", used ? "; " : "",
+                     f->name, call->note);
+        }
+        if (r == SWF_CONTINUE)
+            continue;
+        *by = f;
+        if (r == SWF_WAIT) {
+            if (job->heap != NULL || job->parked)
+                return SWF_WAIT; /* resumes here: job->next stays on this filter */
+            snprintf(call->note, sizeof(call->note), "asked to wait without parking the message");
+            return SWF_DROP;
+        }
+        if (r == SWF_REPLY && (!request || sip_is_method(&job->msg, "ACK"))) {
+            /* nobody answers a response or an ACK: the filter's refusal is a drop */
+            return SWF_DROP;
+        }
+        job->next++;
+        return r;
+    }
+    return SWF_CONTINUE;
+}

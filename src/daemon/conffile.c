@@ -1,0 +1,550 @@
+/*
+ * conffile.c - reads stirwired's libconfig file into a struct sw_config: listeners, workers,
+ * logging, and the trunks with their resolved next hops and configured filter chains.
+ *
+ * The rule, after OpenBSD relayd: the whole file is checked before any of it is used, and
+ * every problem is reported, not only the first, each as "FILE:LINE: message" so that
+ * `stirwired -t` answers in one run. A key the loader does not know is an error that names
+ * the known ones: a typo ("recod_route") must never silently leave a default in force.
+ * Names in next_hop are resolved here, once, so that no worker ever waits on DNS, and each
+ * filter in a chain reads its own settings through its configure() while the libconfig
+ * tree is alive; the tree is destroyed before sw_config_load() returns, so a filter must
+ * copy what it keeps. The result is immutable: workers read it without locks and a reload
+ * builds a new one beside it.
+ *
+ * The filters' groups are checked here too: a group named after a filter must belong to
+ * a filter listed in that trunk's chain (a `sign = { }` group on a trunk that forgot
+ * "sign" in its filters would otherwise be read, found fine, and never used, and its
+ * calls would leave unsigned), and the filter must take settings at all.
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <libconfig.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <syslog.h>
+
+#include "../core/cfgread.h"
+#include "../core/filter.h"
+#include "conffile.h"
+
+/* Digits only, value in min..max; for ports. */
+static int parse_uint(const char *s, size_t len, long min, long max, int *out)
+{
+    long v = 0;
+    size_t i;
+
+    if (len == 0 || len > 6)
+        return -1;
+    for (i = 0; i < len; i++) {
+        if (!isdigit((unsigned char)s[i]))
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    if (v < min || v > max)
+        return -1;
+    *out = (int)v;
+    return 0;
+}
+
+/* ---- the known keys ---------------------------------------------------------------- */
+
+static const char *const top_keys[] = {"listen", "workers",    "pid_file", "user",
+                                       "log",    "udp_rcvbuf", "trunks",   "max_parked", NULL};
+static const char *const listen_keys[] = {"address", "port", "transport", "advertise", NULL};
+static const char *const log_keys[] = {"syslog", "level", NULL};
+static const char *const trunk_keys[] = {"name",         "match",        "next_hop", "next_hop_tcp",
+                                         "record_route", "udp_fragment", "filters",  NULL};
+static const char *const match_keys[] = {"source", "port", "domain", NULL};
+
+/* host[:port] or [v6]:port, as put in Via and Record-Route; not resolved. */
+static int valid_hostport(const char *s)
+{
+    const char *p = s, *end;
+    int port;
+
+    if (*p == '[') {
+        char v6[INET6_ADDRSTRLEN];
+        struct in6_addr a;
+        end = strchr(p, ']');
+        if (end == NULL || (size_t)(end - p - 1) >= sizeof(v6))
+            return 0;
+        memcpy(v6, p + 1, (size_t)(end - p - 1));
+        v6[end - p - 1] = '\0';
+        if (inet_pton(AF_INET6, v6, &a) != 1)
+            return 0;
+        p = end + 1;
+    } else {
+        end = p + strcspn(p, ":");
+        if (end == p)
+            return 0;
+        for (; p < end; p++)
+            if (!isalnum((unsigned char)*p) && *p != '.' && *p != '-')
+                return 0;
+    }
+    if (*p == '\0')
+        return 1;
+    if (*p != ':')
+        return 0;
+    return parse_uint(p + 1, strlen(p + 1), 1, 65535, &port) == 0;
+}
+
+/* ---- sections ----------------------------------------------------------------------- */
+
+static void parse_transports(struct sw_cfg_errs *e, const config_setting_t *s, int *out)
+{
+    int n = sw_cfg_strings(e, s, "listen: transport"), i;
+
+    if (n < 0)
+        return;
+    if (n == 0) {
+        sw_cfg_error(e, s, "listen: transport must name at least one of udp, tcp");
+        return;
+    }
+    *out = 0;
+    for (i = 0; i < n; i++) {
+        const char *t = sw_cfg_string_at(s, i);
+        if (strcasecmp(t, "udp") == 0)
+            *out |= SW_UDP;
+        else if (strcasecmp(t, "tcp") == 0)
+            *out |= SW_TCP;
+        else
+            sw_cfg_error(e, s, "listen: unknown transport \"%s\" (known: udp, tcp)", t);
+    }
+}
+
+static void parse_listen(struct sw_cfg_errs *e, const config_setting_t *root, struct sw_config *cfg)
+{
+    const config_setting_t *ls = config_setting_get_member(root, "listen"), *one;
+    int n, i;
+
+    if (ls == NULL) {
+        sw_cfg_error(e, NULL, "no listen setting: at least one listener is needed");
+        return;
+    }
+    if (config_setting_type(ls) == CONFIG_TYPE_GROUP) {
+        n = 1;
+    } else if (config_setting_type(ls) == CONFIG_TYPE_LIST) {
+        n = config_setting_length(ls);
+    } else {
+        sw_cfg_error(e, ls, "listen must be a list of groups: ( { address = ...; port = ...; } )");
+        return;
+    }
+    if (n == 0)
+        sw_cfg_error(e, ls, "listen is empty: at least one listener is needed");
+    if (n > SW_MAX_LISTEN) {
+        sw_cfg_error(e, ls, "listen has %d entries; at most %d are supported", n, SW_MAX_LISTEN);
+        n = SW_MAX_LISTEN;
+    }
+    for (i = 0; i < n; i++) {
+        struct sw_listen *l = &cfg->listen[cfg->nlisten];
+        const char *addr = NULL, *adv = NULL;
+        const config_setting_t *t;
+        int port = 5060, ok = 1;
+        size_t k;
+
+        one = config_setting_type(ls) == CONFIG_TYPE_GROUP
+                  ? ls
+                  : config_setting_get_elem(ls, (unsigned)i);
+        if (config_setting_type(one) != CONFIG_TYPE_GROUP) {
+            sw_cfg_error(e, one, "listen entries must be groups: { address = ...; port = ...; }");
+            continue;
+        }
+        sw_cfg_check_keys(e, one, listen_keys, NULL, "listen");
+        if (sw_cfg_string(e, one, "address", "listen", &addr) == 0) {
+            sw_cfg_error(e, one, "listen: address is missing");
+            ok = 0;
+        } else if (addr == NULL) {
+            ok = 0;
+        }
+        if (sw_cfg_int(e, one, "port", "listen", 1, 65535, &port) < 0)
+            ok = 0;
+        l->transports = SW_UDP | SW_TCP;
+        if ((t = config_setting_get_member(one, "transport")) != NULL)
+            parse_transports(e, t, &l->transports);
+        if (sw_cfg_string(e, one, "advertise", "listen", &adv) > 0) {
+            if (strlen(adv) >= sizeof(l->advertise) || !valid_hostport(adv)) {
+                sw_cfg_error(e, config_setting_get_member(one, "advertise"),
+                     "listen: advertise \"%s\" must be host or host:port", adv);
+                ok = 0;
+            } else {
+                memcpy(l->advertise, adv, strlen(adv) + 1);
+            }
+        }
+        if (addr != NULL && sw_addr_from_ip(addr, port, &l->addr, &l->addrlen) != 0) {
+            sw_cfg_error(e, config_setting_get_member(one, "address"),
+                 "listen: address \"%s\" is not an IPv4 or IPv6 address", addr);
+            ok = 0;
+        }
+        if (!ok)
+            continue;
+        /* Two listeners on one address, port and transport could never both bind. */
+        for (k = 0; k < cfg->nlisten; k++) {
+            if (cfg->listen[k].addrlen == l->addrlen &&
+                memcmp(&cfg->listen[k].addr, &l->addr, l->addrlen) == 0 &&
+                (cfg->listen[k].transports & l->transports) != 0) {
+                sw_cfg_error(e, one, "listen: %s port %d is listed twice for the same transport", addr,
+                     port);
+                ok = 0;
+                break;
+            }
+        }
+        if (ok)
+            cfg->nlisten++;
+        else
+            memset(l, 0, sizeof(*l));
+    }
+}
+
+static void parse_log(struct sw_cfg_errs *e, const config_setting_t *root, struct sw_config *cfg)
+{
+    static const struct {
+        const char *name;
+        int level;
+    } levels[] = {{"error", LOG_ERR}, {"warning", LOG_WARNING}, {"notice", LOG_NOTICE},
+                  {"info", LOG_INFO}, {"debug", LOG_DEBUG},     {NULL, 0}};
+    const config_setting_t *log = config_setting_get_member(root, "log");
+    const char *level = NULL;
+    size_t i;
+
+    cfg->log_syslog = 0;
+    cfg->log_level = LOG_INFO;
+    if (log == NULL)
+        return;
+    if (config_setting_type(log) != CONFIG_TYPE_GROUP) {
+        sw_cfg_error(e, log, "log must be a group: { syslog = false; level = \"info\"; }");
+        return;
+    }
+    sw_cfg_check_keys(e, log, log_keys, NULL, "log");
+    sw_cfg_bool(e, log, "syslog", "log", &cfg->log_syslog);
+    if (sw_cfg_string(e, log, "level", "log", &level) > 0) {
+        for (i = 0; levels[i].name != NULL; i++) {
+            if (strcasecmp(levels[i].name, level) == 0) {
+                cfg->log_level = levels[i].level;
+                break;
+            }
+        }
+        if (levels[i].name == NULL)
+            sw_cfg_error(e, config_setting_get_member(log, "level"),
+                 "log: unknown level \"%s\" (known: error, warning, notice, info, debug)", level);
+    }
+}
+
+static void parse_match(struct sw_cfg_errs *e, const config_setting_t *ts, struct sw_trunk *t)
+{
+    const config_setting_t *m = config_setting_get_member(ts, "match"), *src;
+    const char *domain = NULL;
+    char what[300];
+    int n, i;
+
+    snprintf(what, sizeof(what), "trunk \"%s\": match", t->name);
+    if (m == NULL) {
+        sw_cfg_error(e, ts, "trunk \"%s\": match is missing (match = { source = [ \"CIDR\" ]; })", t->name);
+        return;
+    }
+    if (config_setting_type(m) != CONFIG_TYPE_GROUP) {
+        sw_cfg_error(e, m, "%s must be a group: { source = [ \"CIDR\" ]; }", what);
+        return;
+    }
+    sw_cfg_check_keys(e, m, match_keys, NULL, what);
+    sw_cfg_int(e, m, "port", what, 0, 65535, &t->match_port);
+    if (sw_cfg_string(e, m, "domain", what, &domain) > 0 && (t->match_domain = strdup(domain)) == NULL)
+        sw_cfg_error(e, m, "out of memory");
+    if ((src = config_setting_get_member(m, "source")) == NULL) {
+        sw_cfg_error(e, m, "%s: source is missing (use \"0.0.0.0/0\" and \"::/0\" to match any)", what);
+        return;
+    }
+    snprintf(what, sizeof(what), "trunk \"%s\": match: source", t->name);
+    if ((n = sw_cfg_strings(e, src, what)) < 0)
+        return;
+    if (n == 0) {
+        sw_cfg_error(e, src, "%s is empty", what);
+        return;
+    }
+    if ((t->sources = calloc((size_t)n, sizeof(*t->sources))) == NULL) {
+        sw_cfg_error(e, src, "out of memory");
+        return;
+    }
+    for (i = 0; i < n; i++) {
+        const char *c = sw_cfg_string_at(src, i);
+        const config_setting_t *el = config_setting_type(src) == CONFIG_TYPE_STRING
+                                         ? src
+                                         : config_setting_get_elem(src, (unsigned)i);
+        char why[160];
+        if (sw_cidr_parse(c, &t->sources[t->nsources], why, sizeof(why)) != 0)
+            sw_cfg_error(e, el, "%s \"%s\" is not a CIDR: %s", what, c, why);
+        else
+            t->nsources++;
+    }
+}
+
+/*
+ * The filters a trunk lists, each configured from its own group: the loader checks the
+ * group's keys against the filter's declared settings first (so a typo gets its "did you
+ * mean" at its own line), then the filter reads the values itself.
+ */
+static void parse_chain(struct sw_cfg_errs *e, const config_setting_t *ts, struct sw_trunk *t,
+                        struct sw_services *svc)
+{
+    const config_setting_t *fs = config_setting_get_member(ts, "filters");
+    char what[300], names[512];
+    int n, i;
+
+    if (fs == NULL)
+        return; /* plain forwarding */
+    snprintf(what, sizeof(what), "trunk \"%s\": filters", t->name);
+    if ((n = sw_cfg_strings(e, fs, what)) <= 0)
+        return;
+    if (n > SW_MAX_CHAIN) {
+        sw_cfg_error(e, fs, "%s lists %d filters; at most %d are supported", what, n,
+                     SW_MAX_CHAIN);
+        return;
+    }
+    for (i = 0; i < n; i++) {
+        const char *name = sw_cfg_string_at(fs, i);
+        const struct swf_filter *f = swf_lookup(name);
+        struct swf_conf fc;
+        void *state = NULL;
+        size_t k;
+        int dup = 0;
+
+        if (f == NULL) {
+            sw_cfg_join(names, sizeof(names), swf_names(), NULL);
+            sw_cfg_error(e, fs, "%s: unknown filter \"%s\" (known: %s)", what, name, names);
+            continue;
+        }
+        for (k = 0; k < t->nchain; k++)
+            dup |= t->chain[k].filter == f;
+        if (dup) {
+            sw_cfg_error(e, fs, "%s: \"%s\" is listed twice", what, name);
+            continue;
+        }
+        memset(&fc, 0, sizeof(fc));
+        fc.errs = e;
+        fc.trunk = ts;
+        fc.trunk_name = t->name;
+        fc.svc = svc;
+        if (swf_configure(f, &fc, &state) != 0)
+            continue;
+        t->chain[t->nchain].filter = f;
+        t->chain[t->nchain].state = state;
+        t->chain[t->nchain].index = swf_index(f);
+        t->nchain++;
+    }
+}
+
+/*
+ * A member named after a filter is that filter's settings: it must belong to a filter
+ * the trunk lists, and to one that takes settings. Both mistakes would otherwise pass
+ * -t and leave the settings unused (an operator who forgot "sign" in filters would
+ * forward every call unsigned).
+ */
+static void check_filter_groups(struct sw_cfg_errs *e, const config_setting_t *ts,
+                                const struct sw_trunk *t)
+{
+    const config_setting_t *fs = config_setting_get_member(ts, "filters");
+    const config_setting_t *s;
+    unsigned i;
+
+    for (i = 0; (s = config_setting_get_elem(ts, i)) != NULL; i++) {
+        const char *name = config_setting_name(s);
+        const struct swf_filter *f = name != NULL ? swf_lookup(name) : NULL;
+        int listed = 0, k, n;
+
+        if (f == NULL)
+            continue;
+        if (f->settings == NULL) {
+            sw_cfg_error(e, s,
+                         "trunk \"%s\": filter \"%s\" takes no settings; remove the \"%s\" group",
+                         t->name, name, name);
+            continue;
+        }
+        n = fs != NULL && config_setting_type(fs) != CONFIG_TYPE_STRING ? config_setting_length(fs)
+                                                                        : (fs != NULL);
+        for (k = 0; k < n; k++) {
+            const char *listed_name = sw_cfg_string_at(fs, k);
+            listed |= listed_name != NULL && strcmp(listed_name, name) == 0;
+        }
+        if (!listed)
+            sw_cfg_error(e, s,
+                         "trunk \"%s\": a \"%s\" group is given but \"%s\" is not in filters "
+                         "(add it to filters = [ ... ] or remove the group)",
+                         t->name, name, name);
+    }
+}
+
+static void parse_trunk(struct sw_cfg_errs *e, const config_setting_t *ts, struct sw_trunk *t,
+                        const struct sw_trunk *earlier, size_t nearlier, struct sw_services *svc)
+{
+    const config_setting_t *hop;
+    const char *name = NULL;
+    char what[300];
+    size_t k;
+    int tcp = 0;
+
+    if (sw_cfg_string(e, ts, "name", "trunk", &name) == 0)
+        sw_cfg_error(e, ts, "trunk: name is missing");
+    if (name != NULL) {
+        for (k = 0; k < nearlier; k++) {
+            if (earlier[k].name != NULL && strcmp(earlier[k].name, name) == 0) {
+                sw_cfg_error(e, config_setting_get_member(ts, "name"),
+                             "trunk name \"%s\" is used twice (trunk names must be unique)", name);
+                break;
+            }
+        }
+        t->name = strdup(name);
+    } else {
+        t->name = strdup("");
+    }
+    if (t->name == NULL) {
+        sw_cfg_error(e, ts, "out of memory");
+        return;
+    }
+    snprintf(what, sizeof(what), "trunk \"%s\"", t->name);
+    sw_cfg_check_keys(e, ts, trunk_keys, swf_names(), what);
+    parse_match(e, ts, t);
+
+    if ((hop = config_setting_get_member(ts, "next_hop")) == NULL) {
+        sw_cfg_error(e, ts, "trunk \"%s\": next_hop is missing", t->name);
+    } else if (config_setting_type(hop) != CONFIG_TYPE_STRING) {
+        sw_cfg_error(e, hop, "trunk \"%s\": next_hop must be a string (a sip: URI)", t->name);
+    } else {
+        char why[300];
+        const char *uri = config_setting_get_string(hop);
+        if (sw_hop_parse(uri, &t->next_hop, why, sizeof(why)) != 0)
+            sw_cfg_error(e, hop, "trunk \"%s\": next_hop \"%s\": %s", t->name, uri, why);
+    }
+    if (sw_cfg_bool(e, ts, "next_hop_tcp", what, &tcp) > 0 && tcp)
+        t->next_hop.tcp_capable = 1;
+    sw_cfg_bool(e, ts, "record_route", what, &t->record_route);
+    sw_cfg_bool(e, ts, "udp_fragment", what, &t->udp_fragment);
+    check_filter_groups(e, ts, t);
+    parse_chain(e, ts, t, svc);
+}
+
+static void parse_trunks(struct sw_cfg_errs *e, const config_setting_t *root,
+                         struct sw_config *cfg)
+{
+    const config_setting_t *ts = config_setting_get_member(root, "trunks");
+    int n, i;
+
+    if (ts == NULL)
+        return;
+    if (config_setting_type(ts) != CONFIG_TYPE_LIST) {
+        sw_cfg_error(e, ts, "trunks must be a list of groups: ( { name = ...; ... }, ... )");
+        return;
+    }
+    if ((n = config_setting_length(ts)) == 0)
+        return;
+    if ((cfg->trunks = calloc((size_t)n, sizeof(*cfg->trunks))) == NULL) {
+        sw_cfg_error(e, ts, "out of memory");
+        return;
+    }
+    for (i = 0; i < n; i++) {
+        const config_setting_t *one = config_setting_get_elem(ts, (unsigned)i);
+        if (config_setting_type(one) != CONFIG_TYPE_GROUP) {
+            sw_cfg_error(e, one, "trunks: each trunk must be a group: { name = ...; ... }");
+            continue;
+        }
+        parse_trunk(e, one, &cfg->trunks[cfg->ntrunks], cfg->trunks, cfg->ntrunks, cfg->svc);
+        if (cfg->trunks[cfg->ntrunks].match_domain != NULL)
+            cfg->any_domain = 1;
+        cfg->ntrunks++;
+    }
+}
+
+static void parse_top(struct sw_cfg_errs *e, const config_setting_t *root, struct sw_config *cfg)
+{
+    const char *s = NULL;
+
+    sw_cfg_check_keys(e, root, top_keys, NULL, "the top level");
+    parse_listen(e, root, cfg);
+    sw_cfg_int(e, root, "workers", "", 0, 256, &cfg->workers);
+    if (sw_cfg_string(e, root, "pid_file", "", &s) > 0) {
+        if (s[0] != '/')
+            sw_cfg_error(e, config_setting_get_member(root, "pid_file"),
+                 "pid_file \"%s\" must be an absolute path", s);
+        else if ((cfg->pid_file = strdup(s)) == NULL)
+            sw_cfg_error(e, root, "out of memory");
+    }
+    s = NULL;
+    if (sw_cfg_string(e, root, "user", "", &s) > 0) {
+        /* Checked now so that -t catches it, not the first start after a reboot. */
+        if (getpwnam(s) == NULL)
+            sw_cfg_error(e, config_setting_get_member(root, "user"), "user \"%s\" does not exist", s);
+        else if ((cfg->user = strdup(s)) == NULL)
+            sw_cfg_error(e, root, "out of memory");
+    }
+    parse_log(e, root, cfg);
+    sw_cfg_int(e, root, "udp_rcvbuf", "", 0, INT_MAX, &cfg->udp_rcvbuf);
+    sw_cfg_int(e, root, "max_parked", "", 1, 1000000, &cfg->max_parked);
+    parse_trunks(e, root, cfg);
+}
+
+/* ---- the API ------------------------------------------------------------------------ */
+
+int sw_config_load(const char *path, struct sw_services *svc, struct sw_config **out,
+                   char *errbuf, size_t errlen)
+{
+    struct sw_cfg_errs e;
+    struct sw_config *cfg = NULL;
+    struct stat st;
+    config_t lc;
+    FILE *fp;
+
+    sw_cfg_errs_init(&e, path);
+    if (out != NULL)
+        *out = NULL;
+    if (path == NULL || out == NULL) {
+        sw_cfg_error(&e, NULL, "no configuration file given");
+        goto fail;
+    }
+    /* Opened here rather than by libconfig, whose I/O errors do not say what went wrong. */
+    if ((fp = fopen(path, "r")) == NULL) {
+        sw_cfg_error(&e, NULL, "cannot open: %s", strerror(errno));
+        goto fail;
+    }
+    if (fstat(fileno(fp), &st) == 0 && S_ISDIR(st.st_mode)) {
+        sw_cfg_error(&e, NULL, "is a directory");
+        fclose(fp);
+        goto fail;
+    }
+    if ((cfg = sw_config_new()) == NULL || (cfg->path = strdup(path)) == NULL) {
+        sw_cfg_error(&e, NULL, "out of memory");
+        fclose(fp);
+        goto fail;
+    }
+    cfg->svc = svc;
+
+    config_init(&lc);
+    if (e.dir[0] != '\0')
+        config_set_include_dir(&lc, e.dir);
+    if (config_read(&lc, fp) != CONFIG_TRUE) {
+        const char *file = config_error_file(&lc) != NULL ? config_error_file(&lc) : path;
+        if (config_error_type(&lc) == CONFIG_ERR_FILE_IO)
+            sw_cfg_error(&e, NULL, "cannot read: %s", config_error_text(&lc));
+        else
+            sw_cfg_error_at(&e, file, (unsigned)config_error_line(&lc), config_error_text(&lc));
+    } else {
+        parse_top(&e, config_root_setting(&lc), cfg);
+    }
+    fclose(fp);
+    config_destroy(&lc);
+    if (sw_cfg_errs_count(&e) == 0) {
+        *out = cfg;
+        sw_cfg_errs_flush(&e, errbuf, errlen);
+        return 0;
+    }
+fail:
+    sw_config_unref(cfg);
+    sw_cfg_errs_flush(&e, errbuf, errlen);
+    return -1;
+}
