@@ -422,6 +422,60 @@ static void reports_a_filters_own_error_at_the_trunk(void **state)
     HAS_ERROR(f, 3, "trunk \"pbx\": filter \"sign\": ");
 }
 
+static void reports_every_error_inside_a_filter_group_at_its_own_line(void **state)
+{
+    struct fixture *f = *state;
+
+    /* three mistakes in one sign group: each at its line, all in one run, with a hint */
+    assert_int_equal(load_bad(f, LISTEN "trunks = (\n"                           /* 2 */
+                                        "  { name = \"pbx\"; match = { source = \"10.0.0.0/8\"; };\n"
+                                        "    next_hop = \"sip:10.1.2.3\"; filters = [ \"sign\" ];\n"
+                                        "    sign = {\n"                          /* 5 */
+                                        "      key = \"/etc/stirwire/k.pem\";\n"
+                                        "      x5u = \"http://certs.example.net/sp.pem\";\n" /* 7 */
+                                        "      atest = ( { level = \"A\"; } );\n"   /* 8 */
+                                        "      origid = \"per-cal\";\n"              /* 9 */
+                                        "    }; } );\n"),
+                     4);
+    HAS_ERROR(f, 7, "trunk \"pbx\": filter \"sign\": ", "sign.x5u", "not an https URL");
+    HAS_ERROR(f, 8, "sign.atest: unknown setting", "did you mean \"attest\"");
+    HAS_ERROR(f, 9, "sign.origid", "per-cal");
+    /* and the group misses attest: said at the group's line */
+    HAS_ERROR(f, 5, "sign.attest: missing");
+    in_line_order(f);
+}
+
+static void refuses_a_filter_group_for_a_filter_the_trunk_does_not_run(void **state)
+{
+    struct fixture *f = *state;
+
+    /*
+     * A sign group on a trunk whose filters forgot "sign": it would be read, found fine
+     * and never used, and every call would leave unsigned. Even a group whose key file
+     * does not exist used to pass -t.
+     */
+    assert_int_equal(load_bad(f, LISTEN "trunks = (\n"
+                                        "  { name = \"pbx\"; match = { source = \"10.0.0.0/8\"; };\n"
+                                        "    next_hop = \"sip:10.1.2.3\"; filters = [ \"strip\" ];\n"
+                                        "    sign = { key = \"/nonexistent.pem\";\n" /* 5 */
+                                        "             x5u = \"https://c.example.net/sp.pem\";\n"
+                                        "             attest = ( { level = \"A\"; } ); }; } );\n"),
+                     1);
+    HAS_ERROR(f, 5, "trunk \"pbx\"", "\"sign\" is not in filters");
+}
+
+static void refuses_a_group_for_a_filter_that_takes_no_settings(void **state)
+{
+    struct fixture *f = *state;
+
+    assert_int_equal(load_bad(f, LISTEN "trunks = (\n"
+                                        "  { name = \"pbx\"; match = { source = \"10.0.0.0/8\"; };\n"
+                                        "    next_hop = \"sip:10.1.2.3\"; filters = [ \"strip\" ];\n"
+                                        "    strip = { all = true; }; } );\n"), /* 5 */
+                     1);
+    HAS_ERROR(f, 5, "filter \"strip\" takes no settings");
+}
+
 /* A P-256 key in PEM at path, for the sign filter. */
 static void write_key(const char *path)
 {
@@ -701,6 +755,9 @@ int main(void)
         T(reports_every_error_in_one_run),
         T(names_an_included_file_in_its_errors),
         T(reports_a_filters_own_error_at_the_trunk),
+        T(reports_every_error_inside_a_filter_group_at_its_own_line),
+        T(refuses_a_filter_group_for_a_filter_the_trunk_does_not_run),
+        T(refuses_a_group_for_a_filter_that_takes_no_settings),
         T(configures_each_filter_of_a_chain_in_order),
         T(reports_a_next_hop_name_that_does_not_resolve),
         T(reports_missing_listen_and_trunk_essentials),
