@@ -445,8 +445,8 @@ sw_err sw_verifier_get_cert_wait(sw_verifier *v, sw_ctx *ctx, const char *url, s
  * Full verification: the token checks of sw_verify() first (nothing is fetched for a
  * stale or malformed token), then the certificate from info (cache or fetch), its
  * validity at iat, and the signature. SW_ERR_PENDING with cb as above when a fetch had
- * to start: call again after the callback. *spc_out (optional) gets the SPC, borrowed
- * from the context until its next call.
+ * to start: call again after the callback. The certificate's SPC is then read with
+ * sw_ctx_last_spc(ctx), valid until the next sw_verify_identity*() on ctx.
  */
 sw_err sw_verify_identity(sw_ctx *ctx, sw_verifier *v, const sw_identity *id, const char *orig_tn,
                           const char *dest_tn, sw_fetch_cb cb, void *arg);

@@ -23,7 +23,7 @@
  * Output: "name: value" lines on stdout, names prefixed by --prefix (default "source_" /
  * "sink_"). Rates are counted over the measuring window [--warmup, --warmup + --duration].
  *
- * Build: gcc -O2 -o loadgen loadgen.c     Pin with taskset.
+ * Build: `make bench` (or `make tools/bench/loadgen`) in the build tree. Pin with taskset.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -45,6 +45,17 @@
 #define BUFSZ 4096      /* per message buffer */
 #define RING (1u << 20) /* send-time slots, indexed by sequence number */
 #define MAXSAMPLES (1u << 23)
+
+/* the INVITE body; %u is the RTP port (a literal, so the compiler checks the format) */
+#define SDP_FMT                                                                                    \
+    "v=0\r\n"                                                                                      \
+    "o=lg 53655765 2353687637 IN IP4 127.0.0.1\r\n"                                                \
+    "s=-\r\n"                                                                                      \
+    "c=IN IP4 127.0.0.1\r\n"                                                                       \
+    "t=0 0\r\n"                                                                                    \
+    "m=audio %u RTP/AVP 0 8 101\r\n"                                                               \
+    "a=rtpmap:0 PCMU/8000\r\n"                                                                     \
+    "a=rtpmap:101 telephone-event/8000\r\n"
 
 static volatile sig_atomic_t stop_flag;
 static void on_sig(int s)
@@ -310,14 +321,6 @@ static int run_source(const struct opts *o)
              stalls = 0, send_err = 0, late = 0, bad = 0;
     char myip[32];
     const char *p = o->prefix ? o->prefix : "source_";
-    const char *sdp = "v=0\r\n"
-                      "o=lg 53655765 2353687637 IN IP4 127.0.0.1\r\n"
-                      "s=-\r\n"
-                      "c=IN IP4 127.0.0.1\r\n"
-                      "t=0 0\r\n"
-                      "m=audio %u RTP/AVP 0 8 101\r\n"
-                      "a=rtpmap:0 PCMU/8000\r\n"
-                      "a=rtpmap:101 telephone-event/8000\r\n";
     char sdpbuf[512];
     pid_t pid = getpid();
 
@@ -370,7 +373,8 @@ static int run_source(const struct opts *o)
             for (i = 0; i < can; i++) {
                 uint64_t s = seq + (uint64_t)i;
                 unsigned x = (unsigned)(s % 10000), y = (unsigned)((s * 7919) % 10000);
-                int bl = snprintf(sdpbuf, sizeof(sdpbuf), sdp, 10000 + (unsigned)(s % 50000) * 2);
+                int bl =
+                    snprintf(sdpbuf, sizeof(sdpbuf), SDP_FMT, 10000 + (unsigned)(s % 50000) * 2);
                 int l = snprintf(sbuf[i], BUFSZ,
                                  "INVITE sip:1202555%04u@127.0.0.1:5060 SIP/2.0\r\n"
                                  "Via: SIP/2.0/UDP %s:%u;branch=z9hG4bK-lg%d-%llu;rport\r\n"
@@ -498,6 +502,7 @@ static int run_source(const struct opts *o)
     printf("%scompleted: %llu\n", p, (unsigned long long)done);
     printf("%scompleted_measured: %llu\n", p, (unsigned long long)done_m);
     printf("%snon200_finals: %llu\n", p, (unsigned long long)other_resp);
+    printf("%snon200_finals_measured: %llu\n", p, (unsigned long long)other_resp_m);
     printf("%slost: %llu\n", p,
            (unsigned long long)(seq > done + other_resp ? seq - done - other_resp : 0));
     printf("%sstalls: %llu\n", p, (unsigned long long)stalls);
