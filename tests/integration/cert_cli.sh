@@ -14,99 +14,16 @@
 # Environment: STIRWIRE is the built tool, SRCDIR the source tree (make check sets both;
 # BUILDDIR is accepted and not needed).
 set -u
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
 
-for tool in python3 openssl; do
-    if ! command -v "$tool" >/dev/null 2>&1; then
-        echo "SKIP: $tool is not installed"
-        exit 77
-    fi
-done
-
-SRCDIR="${SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}"
-STIRWIRE="${STIRWIRE:-$SRCDIR/src/cli/stirwire}"
-MKPKI="$SRCDIR/tools/pki/make-test-pki.sh"
-SERVER="$SRCDIR/tests/integration/https_server.py"
-if [ ! -x "$STIRWIRE" ]; then
-    echo "FAIL: stirwire tool not found at $STIRWIRE (set STIRWIRE)"
-    exit 1
-fi
-
-work="$(mktemp -d "${TMPDIR:-/tmp}/sw-certcli.XXXXXX")" || exit 1
-server_pid=
-cleanup() {
-    if [ -n "$server_pid" ]; then
-        kill -TERM "$server_pid" 2>/dev/null
-        wait "$server_pid" 2>/dev/null
-    fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
-cd "$work" || exit 1
-
-pass=0
-fail=0
-ok() {
-    pass=$((pass + 1))
-    echo "ok   - $*"
-}
-nok() {
-    fail=$((fail + 1))
-    echo "FAIL - $*"
-}
-finish() {
-    echo "# $pass passed, $fail failed"
-    [ "$fail" -eq 0 ]
-    exit $?
-}
-
-# run ARGS...: runs the tool; sets rc, out (stdout) and err (stderr).
-run() {
-    "$STIRWIRE" "$@" >out.txt 2>err.txt
-    rc=$?
-    out="$(cat out.txt)"
-    err="$(cat err.txt)"
-}
-# expect WHAT CODE [PATTERN [stdout|stderr]]: checks rc and that the stream has PATTERN
-# (an extended regex, default stream stdout). A crash shows as rc >= 128.
-expect() {
-    local what="$1" code="$2" pat="${3:-}" stream="${4:-stdout}" text
-    if [ "$stream" = stderr ]; then text="$err"; else text="$out"; fi
-    if [ "$rc" -ne "$code" ]; then
-        nok "$what: exit $rc, want $code (stdout: ${out:0:300}) (stderr: ${err:0:300})"
-    elif [ -n "$pat" ] && ! printf '%s\n' "$text" | grep -Eq -- "$pat"; then
-        nok "$what: exit $rc as wanted, but $stream lacks /$pat/: ${text:0:400}"
-    else
-        ok "$what: exit $rc${pat:+, $stream has /$pat/}"
-    fi
-}
+skip_without python3 openssl
+need_built STIRWIRE
+make_workdir certcli
 
 # --- the PKI and the server ---------------------------------------------------------------
-if ! CRL_BASE=https://127.0.0.1:1 "$MKPKI" "$work/tls" >mkpki-tls.out 2>&1; then
-    nok "make-test-pki.sh (TLS files) failed: $(tail -3 mkpki-tls.out)"
-    finish
-fi
-mkdir -p "$work/pki"
-python3 "$SERVER" --dir "$work/pki" --cert "$work/tls/tls-server.pem" \
-    --key "$work/tls/tls-server.key" --port 0 --log "$work/server.log" >server.out 2>server.err &
-server_pid=$!
-port=
-for _ in $(seq 100); do
-    port="$(awk '/^PORT [0-9]+$/ { print $2; exit }' server.out)"
-    [ -n "$port" ] && break
-    kill -0 "$server_pid" 2>/dev/null || break
-    sleep 0.05
-done
-if [ -z "$port" ]; then
-    nok "https_server.py did not print PORT: $(cat server.err)"
-    finish
-fi
+serve_test_pki
 ok "https_server.py listens on port $port"
-base="https://127.0.0.1:$port"
-if ! CRL_BASE="$base" "$MKPKI" "$work/pki" >mkpki.out 2>&1; then
-    nok "make-test-pki.sh with CRL_BASE=$base failed: $(tail -3 mkpki.out)"
-    finish
-fi
 ok "made the STI PKI with CRL_BASE=$base"
 P="$work/pki"
 TLSCA="$work/tls/tls-ca.pem"

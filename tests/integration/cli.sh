@@ -9,54 +9,13 @@
 #
 # Environment: STIRWIRE is the built tool (make check sets it), SRCDIR the source tree.
 set -u
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
 
-if ! command -v openssl >/dev/null 2>&1; then
-    echo "SKIP: openssl is not installed"
-    exit 77
-fi
+skip_without openssl
+need_built STIRWIRE
+make_workdir cli
 
-SRCDIR="${SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}"
-STIRWIRE="${STIRWIRE:-$SRCDIR/src/cli/stirwire}"
-if [ ! -x "$STIRWIRE" ]; then
-    echo "FAIL: stirwire tool not found at $STIRWIRE (set STIRWIRE)"
-    exit 1
-fi
-
-work="$(mktemp -d "${TMPDIR:-/tmp}/sw-cli.XXXXXX")" || exit 1
-trap 'rm -rf "$work"' EXIT
-cd "$work" || exit 1
-
-pass=0
-fail=0
-ok() {
-    pass=$((pass + 1))
-    echo "ok   - $*"
-}
-nok() {
-    fail=$((fail + 1))
-    echo "FAIL - $*"
-}
-
-# run ARGS...: runs the tool; sets rc, out (stdout) and err (stderr).
-run() {
-    "$STIRWIRE" "$@" >out.txt 2>err.txt
-    rc=$?
-    out="$(cat out.txt)"
-    err="$(cat err.txt)"
-}
-# expect WHAT CODE [PATTERN [stdout|stderr]]: checks rc and that the stream has PATTERN
-# (an extended regex, default stream stdout). A crash shows as rc >= 128.
-expect() {
-    local what="$1" code="$2" pat="${3:-}" stream="${4:-stdout}" text
-    if [ "$stream" = stderr ]; then text="$err"; else text="$out"; fi
-    if [ "$rc" -ne "$code" ]; then
-        nok "$what: exit $rc, want $code (stdout: ${out:0:200}) (stderr: ${err:0:200})"
-    elif [ -n "$pat" ] && ! printf '%s\n' "$text" | grep -Eq -- "$pat"; then
-        nok "$what: exit $rc as wanted, but $stream lacks /$pat/: ${text:0:300}"
-    else
-        ok "$what: exit $rc${pat:+, $stream has /$pat/}"
-    fi
-}
 # one_line WHAT: stderr (or stdout when stderr is empty) is exactly one line.
 one_line() {
     local n
@@ -66,19 +25,6 @@ one_line() {
     else
         nok "$1: the message has $n lines"
     fi
-}
-
-b64url_decode() {
-    local s
-    s="$(printf '%s' "$1" | tr '_-' '/+')"
-    case $((${#s} % 4)) in
-    2) s="$s==" ;;
-    3) s="$s=" ;;
-    esac
-    printf '%s' "$s" | base64 -d 2>/dev/null
-}
-b64url_encode() {
-    base64 -w0 | tr '/+' '_-' | tr -d '='
 }
 
 ORIG=12025550100
@@ -349,5 +295,4 @@ expect "check with two identities" 1 'unexpected argument' stderr
 run check --key
 expect "check --key without a value" 1 'needs a value' stderr
 
-echo "# $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -16,71 +16,20 @@
 # Environment: BUILDDIR (where fetch_test was built), SRCDIR (the source tree); both
 # default to two levels up from this script.
 set -u
-
-here="$(cd "$(dirname "$0")/../.." && pwd)"
-SRCDIR="${SRCDIR:-$here}"
-BUILDDIR="${BUILDDIR:-$here}"
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
 TEST="$BUILDDIR/tests/integration/fetch_test"
-MKPKI="$SRCDIR/tools/pki/make-test-pki.sh"
-SERVER="$SRCDIR/tests/integration/https_server.py"
 
-for tool in python3 openssl; do
-    if ! command -v "$tool" >/dev/null 2>&1; then
-        echo "SKIP: $tool is not installed"
-        exit 77
-    fi
-done
+skip_without python3 openssl
 if [ ! -x "$TEST" ]; then
     echo "SKIP: $TEST is not built (cmocka missing?)"
     exit 77
 fi
+make_workdir fetch
 
-work="$(mktemp -d "${TMPDIR:-/tmp}/sw-fetch.XXXXXX")" || exit 1
-server_pid=
-# shellcheck disable=SC2317  # called by the trap
-cleanup() {
-    if [ -n "$server_pid" ]; then
-        kill -TERM "$server_pid" 2>/dev/null
-        wait "$server_pid" 2>/dev/null
-    fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-# 1. TLS files for the server (the rest of this PKI is not used).
-if ! "$MKPKI" "$work/tls" >"$work/pki-tls.log" 2>&1; then
-    echo "FAIL: make-test-pki.sh (TLS files) failed:"
-    cat "$work/pki-tls.log"
-    exit 1
-fi
-
-# 2. The server, on a free port, serving the (still empty) PKI directory.
-mkdir "$work/pki"
-python3 "$SERVER" --dir "$work/pki" --cert "$work/tls/tls-server.pem" \
-    --key "$work/tls/tls-server.key" --port 0 --log "$work/server.log" \
-    >"$work/server.out" 2>&1 &
-server_pid=$!
-port=
-for _ in $(seq 1 100); do
-    port="$(sed -n 's/^PORT \([0-9][0-9]*\)$/\1/p' "$work/server.out")"
-    [ -n "$port" ] && break
-    if ! kill -0 "$server_pid" 2>/dev/null; then break; fi
-    sleep 0.1
-done
-if [ -z "$port" ]; then
-    echo "FAIL: https_server.py did not start:"
-    cat "$work/server.out"
-    exit 1
-fi
-base="https://127.0.0.1:$port"
-
-# 3. The PKI whose CRL distribution point is this server.
-if ! CRL_BASE="$base" "$MKPKI" "$work/pki" >"$work/pki.log" 2>&1; then
-    echo "FAIL: make-test-pki.sh failed:"
-    cat "$work/pki.log"
-    exit 1
-fi
+# The two PKIs and the server (serve_test_pki in lib.sh); then the server's TLS files go
+# into PKI_DIR, where fetch_test looks for them.
+serve_test_pki
 cp "$work/tls/tls-ca.pem" "$work/tls/tls-server.pem" "$work/tls/tls-server.key" "$work/pki/"
 
 echo "fetch.sh: server $base (pid $server_pid), PKI in $work/pki"

@@ -13,40 +13,12 @@
 #
 # Environment: SRCDIR the source tree (default: two levels up from this script).
 set -u
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
 
-for tool in openssl python3 curl; do
-    if ! command -v "$tool" >/dev/null 2>&1; then
-        echo "SKIP: $tool is not installed"
-        exit 77
-    fi
-done
+skip_without openssl python3 curl
+make_workdir pki
 
-SRCDIR="${SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}"
-MKPKI="$SRCDIR/tools/pki/make-test-pki.sh"
-SERVER="$SRCDIR/tests/integration/https_server.py"
-
-work="$(mktemp -d "${TMPDIR:-/tmp}/sw-pki.XXXXXX")" || exit 1
-server_pid=
-cleanup() {
-    if [ -n "$server_pid" ]; then
-        kill -TERM "$server_pid" 2>/dev/null
-        wait "$server_pid" 2>/dev/null
-    fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
-cd "$work" || exit 1
-
-pass=0
-fail=0
-ok() {
-    pass=$((pass + 1))
-    echo "ok   - $*"
-}
-nok() {
-    fail=$((fail + 1))
-    echo "FAIL - $*"
-}
 # check WHAT COMMAND...: ok when COMMAND succeeds.
 check() {
     local what="$1"
@@ -91,8 +63,7 @@ if "$MKPKI" "$pki" >mkpki.out 2>&1; then
     ok "make-test-pki.sh $pki: exit 0"
 else
     nok "make-test-pki.sh failed: $(tail -5 mkpki.out)"
-    echo "# $pass passed, $fail failed"
-    exit 1
+    finish
 fi
 sed 's/^/#   /' mkpki.out
 first_serial="$(openssl x509 -in "$pki/sp.pem" -noout -serial)"
@@ -254,23 +225,11 @@ else
 fi
 
 # --- the HTTPS server -------------------------------------------------------------
-python3 "$SERVER" --dir "$pki" --cert "$pki/tls-server.pem" --key "$pki/tls-server.key" \
-    --port 0 --log "$work/server.log" >server.out 2>server.err &
-server_pid=$!
-port=
-for _ in $(seq 100); do
-    port="$(awk '/^PORT [0-9]+$/ { print $2; exit }' server.out)"
-    [ -n "$port" ] && break
-    kill -0 "$server_pid" 2>/dev/null || break
-    sleep 0.05
-done
-if [ -z "$port" ]; then
+if ! start_https_server "$pki" "$pki"; then
     nok "https_server.py did not print PORT: $(cat server.err)"
-    echo "# $pass passed, $fail failed"
-    exit 1
+    finish
 fi
 ok "https_server.py --port 0 printed PORT $port"
-base="https://127.0.0.1:$port"
 # get PATH [curl options]: sets code, size and body (the body is saved in body.out).
 get() {
     local path="$1" w
@@ -324,11 +283,8 @@ get /count
 has "GET /reset then /count: {}" "$code $body" '^200 \{\}$'
 has "the log names each request path" "$(cat "$work/server.log")" '"GET /big\?bytes=100 HTTP/1.1" 200'
 
-kill -TERM "$server_pid"
-wait "$server_pid"
+stop_https_server
 rc=$?
-server_pid=
 has "https_server.py exits 0 on SIGTERM" "$rc" '^0$'
 
-echo "# $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

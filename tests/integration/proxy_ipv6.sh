@@ -4,17 +4,17 @@
 # caller through the proxy. Loopback only. Exit 0 pass, 1 fail, 77 skip (no python3 or no
 # IPv6 loopback).
 set -u
-: "${STIRWIRED:?set STIRWIRED to the built daemon}" "${STIRWIRE:?set STIRWIRE to the built tool}"
-command -v python3 >/dev/null || { echo "skip: python3 not installed"; exit 77; }
-python3 -c 'import socket; s=socket.socket(socket.AF_INET6); s.bind(("::1",0))' 2>/dev/null ||
-    { echo "skip: no IPv6 loopback"; exit 77; }
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
 
-work="$(mktemp -d /tmp/sw-ipv6.XXXXXX)"
-pid=""
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
-trap cleanup EXIT
-fails=0
-check() { if [ "$1" = 0 ]; then echo "ok   - $2"; else echo "FAIL - $2"; fails=$((fails + 1)); fi; }
+need_built STIRWIRED STIRWIRE
+skip_without python3
+python3 -c 'import socket; s=socket.socket(socket.AF_INET6); s.bind(("::1",0))' 2>/dev/null ||
+    { echo "SKIP: no IPv6 loopback"; exit 77; }
+
+make_workdir ipv6
+# check STATUS WHAT: one check, passed when STATUS is 0.
+check() { if [ "$1" = 0 ]; then ok "$2"; else nok "$2"; fi; }
 
 ports="$(python3 -c '
 import socket
@@ -43,6 +43,7 @@ CONF
 check $? "stirwired -t accepts an IPv6 listener and IPv6 next hops"
 "$STIRWIRED" -f -c "$work/v6.conf" 2>"$work/d.log" &
 pid=$!
+bg_pids+=("$pid")
 sleep 0.5
 
 python3 - "$p_proxy" "$p_uac" "$p_uas" "$p_uas_tcp" "$work" <<'PY'
@@ -107,5 +108,4 @@ PY
 check $? "IPv6 UDP and TCP exchanges"
 kill -0 "$pid" 2>/dev/null
 check $? "stirwired still running"
-echo "# $fails failed"
-[ "$fails" -eq 0 ]
+finish

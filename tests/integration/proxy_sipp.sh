@@ -29,63 +29,22 @@
 # Environment: STIRWIRED and STIRWIRE are the built daemon and tool, SRCDIR the source
 # tree (make check sets them; BUILDDIR is accepted and not needed).
 set -u
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
 
-for tool in sipp python3 openssl; do
-    if ! command -v "$tool" >/dev/null 2>&1; then
-        echo "SKIP: $tool is not installed (sipp is in Debian's sip-tester)"
-        exit 77
-    fi
-done
+SKIP_HINT="sipp is in Debian's sip-tester" skip_without sipp python3 openssl
 have_secsipidx=1
 command -v secsipidx >/dev/null 2>&1 || have_secsipidx=0
 
-SRCDIR="${SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}"
-BUILDDIR="${BUILDDIR:-$SRCDIR}"
-STIRWIRED="${STIRWIRED:-$BUILDDIR/src/daemon/stirwired}"
-STIRWIRE="${STIRWIRE:-$BUILDDIR/src/cli/stirwire}"
-MKPKI="$SRCDIR/tools/pki/make-test-pki.sh"
-SERVER="$SRCDIR/tests/integration/https_server.py"
 SIPDIFF="$SRCDIR/tests/integration/sipdiff.py"
 SIPP="$SRCDIR/tools/sipp"
-for f in "$STIRWIRED" "$STIRWIRE"; do
-    if [ ! -x "$f" ]; then
-        echo "FAIL: $f not found (set STIRWIRED and STIRWIRE)"
-        exit 1
-    fi
-done
-
-work="$(mktemp -d "${TMPDIR:-/tmp}/sw-proxy.XXXXXX")" || exit 1
-pids=()
+need_built STIRWIRED STIRWIRE
+make_workdir proxy
 sw_pid=
-cleanup() {
-    local p
-    for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
-    sleep 0.2
-    for p in "${pids[@]}"; do
-        kill -KILL "$p" 2>/dev/null
-        wait "$p" 2>/dev/null
-    done
-    if [ "${KEEP:-0}" = 1 ]; then
-        echo "# kept $work"
-    else
-        rm -rf "$work"
-    fi
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
-cd "$work" || exit 1
 
-pass=0
-fail=0
-ok() {
-    pass=$((pass + 1))
-    echo "ok   - $*"
-}
-nok() {
-    fail=$((fail + 1))
-    echo "FAIL - $*"
-}
-finish() {
+# before_finish (called by finish): a sanitizer report in the daemon's log is a failed
+# check, and a failed run shows the log's last lines.
+before_finish() {
     if grep -Eq 'AddressSanitizer|LeakSanitizer|runtime error:' stirwired.log 2>/dev/null; then
         nok "sanitizer report in the stirwired log:"
         grep -E -A20 'AddressSanitizer|LeakSanitizer|runtime error:' stirwired.log | head -40
@@ -94,9 +53,6 @@ finish() {
         echo "# last lines of the stirwired log:"
         tail -15 stirwired.log | sed 's/^/#   /'
     fi
-    echo "# $pass passed, $fail failed"
-    [ "$fail" -eq 0 ]
-    exit $?
 }
 # py ARGS...: runs sipdiff.py; its "ok"/"FAIL" lines count as checks here.
 py() {
@@ -147,26 +103,7 @@ if [ -z "${SINK:-}" ]; then
 fi
 
 # --- the PKI and the x5u host ----------------------------------------------------------------
-# The server needs its TLS files before it starts and the STI certificates need its port
-# (CRL_BASE), so: a PKI for the TLS files, the server, then the STI PKI it serves.
-if ! CRL_BASE=https://127.0.0.1:1 "$MKPKI" "$work/tls" >mkpki-tls.out 2>&1; then
-    nok "make-test-pki.sh (TLS files) failed: $(tail -3 mkpki-tls.out)"
-    finish
-fi
-mkdir -p "$work/pki"
-python3 "$SERVER" --dir "$work/pki" --cert "$work/tls/tls-server.pem" \
-    --key "$work/tls/tls-server.key" --port 0 --log "$work/server.log" >server.out 2>server.err &
-pids+=($!)
-server_port() { awk '/^PORT [0-9]+$/ { print $2; exit }' server.out; }
-if ! waitfor 5 eval 'test -n "$(server_port)"'; then
-    nok "https_server.py did not print PORT: $(cat server.err)"
-    finish
-fi
-base="https://127.0.0.1:$(server_port)"
-if ! CRL_BASE="$base" "$MKPKI" "$work/pki" >mkpki.out 2>&1; then
-    nok "make-test-pki.sh with CRL_BASE=$base failed: $(tail -3 mkpki.out)"
-    finish
-fi
+serve_test_pki
 X5U="$base/sp-chain.pem"
 openssl x509 -pubkey -noout -in pki/sp.pem >pub.pem
 ok "test STI PKI made; $X5U served by https_server.py"
@@ -219,7 +156,7 @@ fi
 
 "$STIRWIRED" -f -c "$CONF" -p "$work/stirwired.pid" 2>stirwired.log &
 sw_pid=$!
-pids+=("$sw_pid")
+bg_pids+=("$sw_pid")
 if waitfor 5 grep -q "started" stirwired.log; then
     ok "stirwired started (pid $sw_pid, listening on 127.0.0.1:$SW udp+tcp)"
 else
@@ -240,7 +177,7 @@ start_uas() {
     sipp -sf "$SIPP/uas.xml" -t "$2" -i "$3" -p "$4" -m "$5" -nostdin -timeout 30s -timeout_error \
         -trace_msg -message_file "$1.msg" -trace_err -error_file "$1.err" >"$1.out" 2>&1 &
     uas_pid=$!
-    pids+=("$uas_pid")
+    bg_pids+=("$uas_pid")
     sleep 0.3
 }
 # wait_uas WHAT: waits for the UAS to quit and checks its exit status.
@@ -436,7 +373,7 @@ timeout 40 sipp -sf "$SIPP/uac.xml" -t u1 -i 127.0.0.2 -p "$UAC_U" -key caller 1
     -s 12025550199 "127.0.0.1:$SW" -m 40 -r 40 -nostdin -timeout 30s -timeout_error \
     >uac-hup.out 2>&1 &
 hup_uac=$!
-pids+=("$hup_uac")
+bg_pids+=("$hup_uac")
 before="$(log_count "reloaded")"
 for _ in 1 2 3 4 5; do
     sleep 0.2

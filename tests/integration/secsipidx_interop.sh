@@ -13,39 +13,18 @@
 # secsipidx signs -> stirwire checks. secsipidx also writes '&' in JSON as \u0026 (Go's
 # HTML escaping); stirwire must compare the decoded x5u with info, not the raw bytes.
 set -u
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
 
-if ! command -v secsipidx >/dev/null 2>&1; then
-    echo "SKIP: secsipidx is not installed (apt-get install secsipidx)"
-    exit 77
-fi
+SKIP_HINT="apt-get install secsipidx" skip_without secsipidx
 for tool in openssl jq; do
     if ! command -v "$tool" >/dev/null 2>&1; then
         echo "FAIL: $tool is not installed (run tools/deps.sh)"
         exit 1
     fi
 done
-
-SRCDIR="${SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}"
-STIRWIRE="${STIRWIRE:-$SRCDIR/src/cli/stirwire}"
-if [ ! -x "$STIRWIRE" ]; then
-    echo "FAIL: stirwire tool not found at $STIRWIRE (set STIRWIRE)"
-    exit 1
-fi
-
-work="$(mktemp -d "${TMPDIR:-/tmp}/sw-interop.XXXXXX")"
-trap 'rm -rf "$work"' EXIT
-cd "$work" || exit 1
-
-pass=0
-fail=0
-ok() {
-    pass=$((pass + 1))
-    echo "ok   - $*"
-}
-nok() {
-    fail=$((fail + 1))
-    echo "FAIL - $*"
-}
+need_built STIRWIRE
+make_workdir interop
 
 # --- keys --------------------------------------------------------------------------------
 mkkey() { # mkkey NAME: NAME.pem (private, SEC1) and NAME.pub.pem
@@ -56,22 +35,9 @@ if mkkey key && mkkey other; then
     ok "openssl made two P-256 key pairs"
 else
     nok "openssl could not make P-256 keys"
-    exit 1
+    finish
 fi
 
-# base64url helpers (no padding), for reading and tampering with payloads.
-b64url_decode() {
-    local s
-    s="$(printf '%s' "$1" | tr '_-' '/+')"
-    case $((${#s} % 4)) in
-    2) s="$s==" ;;
-    3) s="$s=" ;;
-    esac
-    printf '%s' "$s" | base64 -d 2>/dev/null
-}
-b64url_encode() {
-    base64 -w0 | tr '/+' '_-' | tr -d '='
-}
 payload_of() { # payload_of IDENTITY: the decoded JWT payload JSON
     local jwt="${1%%;*}"
     local rest="${jwt#*.}"
@@ -285,5 +251,4 @@ if [ -s sx1.txt ]; then
     fi
 fi
 
-echo "# $pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish
