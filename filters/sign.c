@@ -67,8 +67,8 @@ enum {
     SIGN_KEPT_EXISTING, /* existing = "keep" and an Identity was there */
 };
 static const char *const sign_counters[] = {
-    "signed_a", "signed_b", "signed_c", "unsigned_no_number", "unsigned_no_rule", "unsigned_error",
-    "kept_existing", NULL,
+    "signed_a",         "signed_b",       "signed_c",      "unsigned_no_number",
+    "unsigned_no_rule", "unsigned_error", "kept_existing", NULL,
 };
 
 /* --- reading the settings --------------------------------------------------------------- */
@@ -274,8 +274,8 @@ static void sign_free(void *state)
 }
 
 /* Checked by the loader, with "did you mean", before sign_configure runs. */
-static const char *const sign_settings[] = {"key",  "x5u",      "attest",   "origid",
-                                            "dest", "existing", "add_date", "methods", NULL};
+static const char *const sign_settings[] = {"key",      "x5u",      "attest",  "origid", "dest",
+                                            "existing", "add_date", "methods", NULL};
 
 static void read_settings(struct swf_conf *fc, const config_setting_t *g, struct sign_conf *sc)
 {

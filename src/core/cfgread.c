@@ -14,7 +14,6 @@
 
 #include "cfgread.h"
 
-
 void sw_cfg_errs_init(struct sw_cfg_errs *e, const char *path)
 {
     const char *slash;
@@ -211,8 +210,8 @@ void sw_cfg_join(char *out, size_t len, const char *const *a, const char *const 
  * what names the group in the message ("top level", "trunk \"pbx\""), or is a dotted path
  * ending in '.' ("sign." gives "sign.atest: unknown setting").
  */
-void sw_cfg_check_keys(struct sw_cfg_errs *e, const config_setting_t *group, const char *const *known,
-                       const char *const *also, const char *what)
+void sw_cfg_check_keys(struct sw_cfg_errs *e, const config_setting_t *group,
+                       const char *const *known, const char *const *also, const char *what)
 {
     const config_setting_t *s;
     unsigned i;
@@ -258,7 +257,7 @@ static const char *joiner(const char *what)
 }
 
 int sw_cfg_string(struct sw_cfg_errs *e, const config_setting_t *group, const char *key,
-                      const char *what, const char **out)
+                  const char *what, const char **out)
 {
     const config_setting_t *s = config_setting_get_member(group, key);
 
@@ -276,8 +275,8 @@ int sw_cfg_string(struct sw_cfg_errs *e, const config_setting_t *group, const ch
     return 1;
 }
 
-int sw_cfg_int(struct sw_cfg_errs *e, const config_setting_t *group, const char *key, const char *what,
-                   long long min, long long max, int *out)
+int sw_cfg_int(struct sw_cfg_errs *e, const config_setting_t *group, const char *key,
+               const char *what, long long min, long long max, int *out)
 {
     const config_setting_t *s = config_setting_get_member(group, key);
     long long v;
@@ -291,7 +290,7 @@ int sw_cfg_int(struct sw_cfg_errs *e, const config_setting_t *group, const char 
     v = config_setting_get_int64(s);
     if (v < min || v > max) {
         sw_cfg_error(e, s, "%s%s%s = %lld is out of range (%lld..%lld)", what, joiner(what), key, v,
-             min, max);
+                     min, max);
         return -1;
     }
     *out = (int)v;
@@ -299,7 +298,7 @@ int sw_cfg_int(struct sw_cfg_errs *e, const config_setting_t *group, const char 
 }
 
 int sw_cfg_bool(struct sw_cfg_errs *e, const config_setting_t *group, const char *key,
-                    const char *what, int *out)
+                const char *what, int *out)
 {
     const config_setting_t *s = config_setting_get_member(group, key);
 
@@ -346,7 +345,6 @@ const char *sw_cfg_string_at(const config_setting_t *s, int i)
 }
 
 /* ---- addresses ---------------------------------------------------------------------- */
-
 
 const config_setting_t *sw_cfg_elem_at(const config_setting_t *s, int i)
 {

@@ -15,28 +15,28 @@
 
 #include "filter.h"
 
-#define SW_COUNTER_MAP(X)                                                                         \
-    X(received, "SIP messages received (requests and responses)")                                 \
-    X(requests, "requests received")                                                              \
-    X(responses, "responses received")                                                            \
-    X(forwarded_requests, "requests forwarded to a next hop")                                     \
-    X(forwarded_responses, "responses forwarded")                                                 \
-    X(replies, "replies we sent ourselves")                                                       \
-    X(replied_400, "requests answered 400 (malformed)")                                           \
-    X(replied_403, "requests answered 403 (from a source that matches no trunk)")                 \
-    X(replied_482, "requests answered 482 (loop)")                                                \
-    X(replied_483, "requests answered 483 (Max-Forwards 0)")                                      \
-    X(replied_500, "requests answered 500 (more edits than we allow)")                            \
-    X(replied_by_filter, "requests answered by a filter (reject)")                                \
-    X(dropped_malformed, "messages dropped as malformed")                                         \
-    X(dropped_no_trunk, "requests from a source that matches no trunk")                           \
-    X(dropped_not_ours, "responses dropped: top Via not ours or next Via unusable")               \
-    X(dropped_by_filter, "messages dropped by a filter")                                          \
-    X(dropped_loop, "looped ACKs dropped")                                                        \
-    X(sent_tcp_for_size, "requests sent over TCP because they grew past 1300 bytes")              \
-    X(parked, "messages parked while a filter waited")                                            \
-    X(resumed, "parked messages resumed")                                                         \
-    X(park_refused, "waits refused because the worker's max_parked was reached")                  \
+#define SW_COUNTER_MAP(X)                                                                          \
+    X(received, "SIP messages received (requests and responses)")                                  \
+    X(requests, "requests received")                                                               \
+    X(responses, "responses received")                                                             \
+    X(forwarded_requests, "requests forwarded to a next hop")                                      \
+    X(forwarded_responses, "responses forwarded")                                                  \
+    X(replies, "replies we sent ourselves")                                                        \
+    X(replied_400, "requests answered 400 (malformed)")                                            \
+    X(replied_403, "requests answered 403 (from a source that matches no trunk)")                  \
+    X(replied_482, "requests answered 482 (loop)")                                                 \
+    X(replied_483, "requests answered 483 (Max-Forwards 0)")                                       \
+    X(replied_500, "requests answered 500 (more edits than we allow)")                             \
+    X(replied_by_filter, "requests answered by a filter (reject)")                                 \
+    X(dropped_malformed, "messages dropped as malformed")                                          \
+    X(dropped_no_trunk, "requests from a source that matches no trunk")                            \
+    X(dropped_not_ours, "responses dropped: top Via not ours or next Via unusable")                \
+    X(dropped_by_filter, "messages dropped by a filter")                                           \
+    X(dropped_loop, "looped ACKs dropped")                                                         \
+    X(sent_tcp_for_size, "requests sent over TCP because they grew past 1300 bytes")               \
+    X(parked, "messages parked while a filter waited")                                             \
+    X(resumed, "parked messages resumed")                                                          \
+    X(park_refused, "waits refused because the worker's max_parked was reached")                   \
     X(dropped_at_stop, "parked messages dropped at shutdown")
 
 struct sw_stats {

@@ -13,8 +13,7 @@
 /* 'trunk "pbx": filter "sign": ' + path + '.' : the what of the cfgread getters */
 static void what(const struct swf_conf *fc, const char *path, char *out, size_t size)
 {
-    snprintf(out, size, "trunk \"%s\": filter \"%s\": %s.", fc->trunk_name, fc->filter_name,
-             path);
+    snprintf(out, size, "trunk \"%s\": filter \"%s\": %s.", fc->trunk_name, fc->filter_name, path);
 }
 
 void swf_error(struct swf_conf *fc, const config_setting_t *where, const char *fmt, ...)

@@ -37,8 +37,8 @@
 struct sw_trunk;
 struct sw_services;
 
-#define SWF_MAX_FILTERS 16  /* filters in the registry */
-#define SWF_MAX_COUNTERS 8  /* counters a filter may have */
+#define SWF_MAX_FILTERS 16 /* filters in the registry */
+#define SWF_MAX_COUNTERS 8 /* counters a filter may have */
 #define SWF_SLOT_BYTES 128 /* per-message state a filter may keep (its slot) */
 
 typedef enum {
@@ -53,15 +53,15 @@ typedef enum {
  * verifies, read by those after it (verstat, audit) and by the engine's counters.
  */
 struct swf_verdict {
-    int set;           /* 1 once a filter wrote it */
-    int signed_here;   /* 1: we added this PASSporT (sign), 0: it came with the message */
-    char attest;       /* 'A', 'B', 'C', or 0 when unknown */
+    int set;         /* 1 once a filter wrote it */
+    int signed_here; /* 1: we added this PASSporT (sign), 0: it came with the message */
+    char attest;     /* 'A', 'B', 'C', or 0 when unknown */
     char orig[SW_TN_MAX];
     char dest[SW_TN_MAX];
-    char origid[40];   /* UUID, "" when unknown */
-    char x5u[512];     /* "" when unknown */
-    char spc[64];      /* SPC of the signer's certificate, "" when unknown */
-    sw_err err;        /* SW_OK, or why the PASSporT is bad / could not be made */
+    char origid[40]; /* UUID, "" when unknown */
+    char x5u[512];   /* "" when unknown */
+    char spc[64];    /* SPC of the signer's certificate, "" when unknown */
+    sw_err err;      /* SW_OK, or why the PASSporT is bad / could not be made */
 };
 
 /* One message passing through a chain, as a filter sees it. */
@@ -70,8 +70,8 @@ struct swf_call {
     struct sip_edits *edits;      /* where a filter writes its changes */
     sw_ctx *ctx;                  /* the worker's libstirwire context */
     const struct sw_trunk *trunk; /* the trunk the message came from */
-    int64_t now;   /* seconds: the socket's clock, or a packet's capture time in the TAP */
-    int observe;   /* 1 in the TAP: nothing will be sent, REPLY only records a verdict */
+    int64_t now; /* seconds: the socket's clock, or a packet's capture time in the TAP */
+    int observe; /* 1 in the TAP: nothing will be sent, REPLY only records a verdict */
     struct swf_verdict verdict;
     void *slot;         /* this filter's SWF_SLOT_BYTES, zeroed before its first call */
     uint64_t *counters; /* this filter's counters in the worker's table */
@@ -85,9 +85,9 @@ struct swf_call {
 
 /* What configure() is handed: where its settings are, and the process-wide services. */
 struct swf_conf {
-    struct sw_cfg_errs *errs;           /* the loader's one error list */
-    const config_setting_t *trunk;      /* the trunk's group */
-    const config_setting_t *group;      /* the filter's own group in it, NULL when absent */
+    struct sw_cfg_errs *errs;      /* the loader's one error list */
+    const config_setting_t *trunk; /* the trunk's group */
+    const config_setting_t *group; /* the filter's own group in it, NULL when absent */
     const char *trunk_name;
     const char *filter_name;
     struct sw_services *svc; /* process-wide services; NULL where none are offered */
@@ -160,7 +160,7 @@ static inline void swf_count(struct swf_call *call, unsigned i)
  * Parks the message: copies it, with its edits, slot and verdict as they are now, into
  * an owned job, and returns a token for swf_wake(), or NULL when it cannot be parked (the
  * limit is reached: counted and logged by the engine). After a non-NULL return the filter
- * changes nothing more in call and returns SWF_WAIT.
+ * may still count (swf_count) but changes nothing else in call, and returns SWF_WAIT.
  */
 void *swf_park(struct swf_call *call);
 /* Asks the worker to resume the parked message; any thread, exactly once per park. */

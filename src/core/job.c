@@ -98,8 +98,8 @@ void *swf_park(struct swf_call *call)
             job->st->park_refused++;
         return NULL;
     }
-    if ((h = malloc(sizeof(*h))) == NULL || (h->owned = malloc(job->msg.len ? job->msg.len : 1)) ==
-                                                 NULL) {
+    if ((h = malloc(sizeof(*h))) == NULL ||
+        (h->owned = malloc(job->msg.len ? job->msg.len : 1)) == NULL) {
         free(h);
         job->park_refused = 1;
         if (job->st != NULL)

@@ -54,21 +54,21 @@ struct sw_job {
     struct sip_msg msg;
     struct sip_edits edits;
     unsigned char slots[SW_MAX_CHAIN][SWF_SLOT_BYTES];
-    uint32_t entered; /* bit i: chain filter i has been called (its slot is zeroed) */
-    size_t next;      /* the chain position to run next */
+    uint32_t entered;      /* bit i: chain filter i has been called (its slot is zeroed) */
+    size_t next;           /* the chain position to run next */
     struct sw_config *cfg; /* matched under; a counted reference only when parked */
     struct sockaddr_storage src;
     socklen_t srclen;
-    int transport;         /* SW_UDP or SW_TCP, as received */
-    struct sw_waitq *q;    /* where a park waits; NULL: this caller cannot park */
-    struct sw_stats *st;   /* the worker's counters */
-    int verbose;           /* collect the filters' notes */
-    char notes[256];       /* "sign: signed attest A ..." when verbose */
-    int park_refused;      /* a filter wanted to wait and max_parked was reached */
-    int parked;            /* this is the heap copy */
-    struct sw_job *heap;   /* on the stack job: its heap copy once parked */
-    char *owned;           /* the heap copy's bytes */
-    struct sw_job *qnext;  /* wait queue link */
+    int transport;        /* SW_UDP or SW_TCP, as received */
+    struct sw_waitq *q;   /* where a park waits; NULL: this caller cannot park */
+    struct sw_stats *st;  /* the worker's counters */
+    int verbose;          /* collect the filters' notes */
+    char notes[256];      /* "sign: signed attest A ..." when verbose */
+    int park_refused;     /* a filter wanted to wait and max_parked was reached */
+    int parked;           /* this is the heap copy */
+    struct sw_job *heap;  /* on the stack job: its heap copy once parked */
+    char *owned;          /* the heap copy's bytes */
+    struct sw_job *qnext; /* wait queue link */
     struct sw_job_route route;
 };
 

@@ -57,8 +57,8 @@ static int parse_uint(const char *s, size_t len, long min, long max, int *out)
 
 /* ---- the known keys ---------------------------------------------------------------- */
 
-static const char *const top_keys[] = {"listen", "workers",    "pid_file", "user",
-                                       "log",    "udp_rcvbuf", "trunks",   "max_parked", NULL};
+static const char *const top_keys[] = {"listen",     "workers", "pid_file",   "user", "log",
+                                       "udp_rcvbuf", "trunks",  "max_parked", NULL};
 static const char *const listen_keys[] = {"address", "port", "transport", "advertise", NULL};
 static const char *const log_keys[] = {"syslog", "level", NULL};
 static const char *const trunk_keys[] = {"name",         "match",        "next_hop", "next_hop_tcp",
@@ -173,7 +173,7 @@ static void parse_listen(struct sw_cfg_errs *e, const config_setting_t *root, st
         if (sw_cfg_string(e, one, "advertise", "listen", &adv) > 0) {
             if (strlen(adv) >= sizeof(l->advertise) || !valid_hostport(adv)) {
                 sw_cfg_error(e, config_setting_get_member(one, "advertise"),
-                     "listen: advertise \"%s\" must be host or host:port", adv);
+                             "listen: advertise \"%s\" must be host or host:port", adv);
                 ok = 0;
             } else {
                 memcpy(l->advertise, adv, strlen(adv) + 1);
@@ -181,7 +181,7 @@ static void parse_listen(struct sw_cfg_errs *e, const config_setting_t *root, st
         }
         if (addr != NULL && sw_addr_from_ip(addr, port, &l->addr, &l->addrlen) != 0) {
             sw_cfg_error(e, config_setting_get_member(one, "address"),
-                 "listen: address \"%s\" is not an IPv4 or IPv6 address", addr);
+                         "listen: address \"%s\" is not an IPv4 or IPv6 address", addr);
             ok = 0;
         }
         if (!ok)
@@ -191,8 +191,8 @@ static void parse_listen(struct sw_cfg_errs *e, const config_setting_t *root, st
             if (cfg->listen[k].addrlen == l->addrlen &&
                 memcmp(&cfg->listen[k].addr, &l->addr, l->addrlen) == 0 &&
                 (cfg->listen[k].transports & l->transports) != 0) {
-                sw_cfg_error(e, one, "listen: %s port %d is listed twice for the same transport", addr,
-                     port);
+                sw_cfg_error(e, one, "listen: %s port %d is listed twice for the same transport",
+                             addr, port);
                 ok = 0;
                 break;
             }
@@ -234,7 +234,8 @@ static void parse_log(struct sw_cfg_errs *e, const config_setting_t *root, struc
         }
         if (levels[i].name == NULL)
             sw_cfg_error(e, config_setting_get_member(log, "level"),
-                 "log: unknown level \"%s\" (known: error, warning, notice, info, debug)", level);
+                         "log: unknown level \"%s\" (known: error, warning, notice, info, debug)",
+                         level);
     }
 }
 
@@ -247,7 +248,8 @@ static void parse_match(struct sw_cfg_errs *e, const config_setting_t *ts, struc
 
     snprintf(what, sizeof(what), "trunk \"%s\": match", t->name);
     if (m == NULL) {
-        sw_cfg_error(e, ts, "trunk \"%s\": match is missing (match = { source = [ \"CIDR\" ]; })", t->name);
+        sw_cfg_error(e, ts, "trunk \"%s\": match is missing (match = { source = [ \"CIDR\" ]; })",
+                     t->name);
         return;
     }
     if (config_setting_type(m) != CONFIG_TYPE_GROUP) {
@@ -256,10 +258,12 @@ static void parse_match(struct sw_cfg_errs *e, const config_setting_t *ts, struc
     }
     sw_cfg_check_keys(e, m, match_keys, NULL, what);
     sw_cfg_int(e, m, "port", what, 0, 65535, &t->match_port);
-    if (sw_cfg_string(e, m, "domain", what, &domain) > 0 && (t->match_domain = strdup(domain)) == NULL)
+    if (sw_cfg_string(e, m, "domain", what, &domain) > 0 &&
+        (t->match_domain = strdup(domain)) == NULL)
         sw_cfg_error(e, m, "out of memory");
     if ((src = config_setting_get_member(m, "source")) == NULL) {
-        sw_cfg_error(e, m, "%s: source is missing (use \"0.0.0.0/0\" and \"::/0\" to match any)", what);
+        sw_cfg_error(e, m, "%s: source is missing (use \"0.0.0.0/0\" and \"::/0\" to match any)",
+                     what);
         return;
     }
     snprintf(what, sizeof(what), "trunk \"%s\": match: source", t->name);
@@ -304,8 +308,7 @@ static void parse_chain(struct sw_cfg_errs *e, const config_setting_t *ts, struc
     if ((n = sw_cfg_strings(e, fs, what)) <= 0)
         return;
     if (n > SW_MAX_CHAIN) {
-        sw_cfg_error(e, fs, "%s lists %d filters; at most %d are supported", what, n,
-                     SW_MAX_CHAIN);
+        sw_cfg_error(e, fs, "%s lists %d filters; at most %d are supported", what, n, SW_MAX_CHAIN);
         return;
     }
     for (i = 0; i < n; i++) {
@@ -430,8 +433,7 @@ static void parse_trunk(struct sw_cfg_errs *e, const config_setting_t *ts, struc
     parse_chain(e, ts, t, svc);
 }
 
-static void parse_trunks(struct sw_cfg_errs *e, const config_setting_t *root,
-                         struct sw_config *cfg)
+static void parse_trunks(struct sw_cfg_errs *e, const config_setting_t *root, struct sw_config *cfg)
 {
     const config_setting_t *ts = config_setting_get_member(root, "trunks");
     int n, i;
@@ -471,7 +473,7 @@ static void parse_top(struct sw_cfg_errs *e, const config_setting_t *root, struc
     if (sw_cfg_string(e, root, "pid_file", "", &s) > 0) {
         if (s[0] != '/')
             sw_cfg_error(e, config_setting_get_member(root, "pid_file"),
-                 "pid_file \"%s\" must be an absolute path", s);
+                         "pid_file \"%s\" must be an absolute path", s);
         else if ((cfg->pid_file = strdup(s)) == NULL)
             sw_cfg_error(e, root, "out of memory");
     }
@@ -479,7 +481,8 @@ static void parse_top(struct sw_cfg_errs *e, const config_setting_t *root, struc
     if (sw_cfg_string(e, root, "user", "", &s) > 0) {
         /* Checked now so that -t catches it, not the first start after a reboot. */
         if (getpwnam(s) == NULL)
-            sw_cfg_error(e, config_setting_get_member(root, "user"), "user \"%s\" does not exist", s);
+            sw_cfg_error(e, config_setting_get_member(root, "user"), "user \"%s\" does not exist",
+                         s);
         else if ((cfg->user = strdup(s)) == NULL)
             sw_cfg_error(e, root, "out of memory");
     }
@@ -491,8 +494,8 @@ static void parse_top(struct sw_cfg_errs *e, const config_setting_t *root, struc
 
 /* ---- the API ------------------------------------------------------------------------ */
 
-int sw_config_load(const char *path, struct sw_services *svc, struct sw_config **out,
-                   char *errbuf, size_t errlen)
+int sw_config_load(const char *path, struct sw_services *svc, struct sw_config **out, char *errbuf,
+                   size_t errlen)
 {
     struct sw_cfg_errs e;
     struct sw_config *cfg = NULL;

@@ -273,8 +273,8 @@ int main(int argc, char **argv)
             sw_config_unref(cfg);
             cfg = next;
             sw_log_set_level(cfg->log_level);
-            sw_log(LOG_NOTICE, "reloaded %s: configuration #%u, %zu trunk%s", path,
-                   cfg->generation, cfg->ntrunks, cfg->ntrunks == 1 ? "" : "s");
+            sw_log(LOG_NOTICE, "reloaded %s: configuration #%u, %zu trunk%s", path, cfg->generation,
+                   cfg->ntrunks, cfg->ntrunks == 1 ? "" : "s");
         } else {
             sw_log(LOG_NOTICE, "%s: finishing the messages in hand and stopping",
                    sig == SIGTERM ? "SIGTERM" : "SIGINT");

@@ -79,8 +79,8 @@ struct worker {
     pthread_t thread;
     int epfd;
     struct item udp[SW_MAX_LISTEN], tcpl[SW_MAX_LISTEN];
-    struct item wake;    /* the wait queue's eventfd */
-    struct sw_waitq q;   /* parked messages woken by their filters */
+    struct item wake;                 /* the wait queue's eventfd */
+    struct sw_waitq q;                /* parked messages woken by their filters */
     const struct sw_config *seen_cfg; /* the configuration its limits were last read from */
     sw_ctx *ctx;
     struct sw_stats st;
@@ -864,8 +864,7 @@ void sw_net_stop(struct sw_net *net)
     net->started = 0;
 }
 
-void sw_net_stats(struct sw_net *net, struct sw_stats *sum, uint64_t *tcp_conns,
-                  uint64_t *parked)
+void sw_net_stats(struct sw_net *net, struct sw_stats *sum, uint64_t *tcp_conns, uint64_t *parked)
 {
     int i;
 

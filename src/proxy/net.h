@@ -36,8 +36,7 @@ void sw_net_set_config(struct sw_net *net, struct sw_config *cfg);
  */
 void sw_net_stop(struct sw_net *net);
 /* Sums the workers' counters; the open TCP connections and parked messages (may be NULL). */
-void sw_net_stats(struct sw_net *net, struct sw_stats *sum, uint64_t *tcp_conns,
-                  uint64_t *parked);
+void sw_net_stats(struct sw_net *net, struct sw_stats *sum, uint64_t *tcp_conns, uint64_t *parked);
 void sw_net_free(struct sw_net *net);
 
 #endif /* SW_NET_H */

@@ -389,8 +389,8 @@ static void run_request(const struct sw_proxy_env *env, struct sw_job *job, char
     case SWF_REPLY:
         snprintf(o->why, sizeof(o->why), "trunk %s: filter %s answers %d (%.160s)", trunk->name,
                  by->name, job->call.reply_status, job->call.note);
-        reply(env, m->buf, m->len, (const struct sockaddr *)&job->src, job->srclen,
-              job->transport, job->call.reply_status,
+        reply(env, m->buf, m->len, (const struct sockaddr *)&job->src, job->srclen, job->transport,
+              job->call.reply_status,
               job->call.reply_reason[0] ? job->call.reply_reason : "Rejected",
               job->call.reply_headers, out, o, st);
         st->replied_by_filter++;
@@ -406,8 +406,7 @@ static void run_request(const struct sw_proxy_env *env, struct sw_job *job, char
 }
 
 static void handle_request(const struct sw_proxy_env *env, struct sw_job *job,
-                           const struct sw_rx *rx, char *out, struct sw_out *o,
-                           struct sw_stats *st)
+                           const struct sw_rx *rx, char *out, struct sw_out *o, struct sw_stats *st)
 {
     const struct sip_msg *m = &job->msg;
     const struct sw_trunk *trunk;
@@ -444,8 +443,8 @@ static void handle_request(const struct sw_proxy_env *env, struct sw_job *job,
             st->dropped_malformed++;
             return;
         }
-        reply(env, m->buf, m->len, rx->src, rx->srclen, rx->transport, 400, "Bad Via", NULL, out,
-              o, st);
+        reply(env, m->buf, m->len, rx->src, rx->srclen, rx->transport, 400, "Bad Via", NULL, out, o,
+              st);
         st->replied_400++;
         return;
     }
@@ -568,9 +567,9 @@ static void forward_request(const struct sw_proxy_env *env, struct sw_job *job, 
     st->forwarded_requests++;
     if (env->verbose) {
         sw_addr_ip((const struct sockaddr *)&job->src, src_ip, sizeof(src_ip), &src_port);
-        snprintf(o->why, sizeof(o->why), "%.*s from %s:%d (trunk %s) to %s%s%.160s", (int)m->method_len,
-                 m->buf + m->method_off, src_ip, src_port, trunk->name, trunk->next_hop.uri,
-                 job->notes[0] ? ": " : "", job->notes);
+        snprintf(o->why, sizeof(o->why), "%.*s from %s:%d (trunk %s) to %s%s%.160s",
+                 (int)m->method_len, m->buf + m->method_off, src_ip, src_port, trunk->name,
+                 trunk->next_hop.uri, job->notes[0] ? ": " : "", job->notes);
     }
     return;
 
@@ -578,8 +577,8 @@ too_many_edits:
     sw_addr_ip((const struct sockaddr *)&job->src, src_ip, sizeof(src_ip), &src_port);
     snprintf(o->why, sizeof(o->why), "request from %s:%d needs more edits than we allow", src_ip,
              src_port);
-    reply(env, m->buf, m->len, (const struct sockaddr *)&job->src, job->srclen, job->transport,
-          500, "Server Internal Error", NULL, out, o, st);
+    reply(env, m->buf, m->len, (const struct sockaddr *)&job->src, job->srclen, job->transport, 500,
+          "Server Internal Error", NULL, out, o, st);
     st->replied_500++;
 }
 

@@ -30,11 +30,11 @@
 struct sw_proxy_env {
     struct sw_config *cfg;  /* current; a parked job takes its own reference */
     struct sw_waitq *waitq; /* this worker's wake-up queue; NULL: filters cannot park */
-    char host[256];  /* our advertised address for Via and Record-Route (no brackets) */
-    int port;        /* our advertised port */
-    sw_ctx *ctx;     /* this worker's libstirwire context */
-    uint64_t secret; /* per-process key for branch hashing */
-    int verbose;     /* describe forwarded messages in sw_out.why (debug logging) */
+    char host[256];         /* our advertised address for Via and Record-Route (no brackets) */
+    int port;               /* our advertised port */
+    sw_ctx *ctx;            /* this worker's libstirwire context */
+    uint64_t secret;        /* per-process key for branch hashing */
+    int verbose;            /* describe forwarded messages in sw_out.why (debug logging) */
 };
 
 enum sw_action {

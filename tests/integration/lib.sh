@@ -70,6 +70,19 @@ finish() {
     exit 1
 }
 
+# waitfor SECONDS CMD...: polls CMD every 50 ms; status 0 once it succeeds, 1 when the time
+# is up (for daemons and peers that take a moment: a log line, a port, an exit).
+waitfor() {
+    local n=$(($1 * 20))
+    shift
+    while [ "$n" -gt 0 ]; do
+        "$@" && return 0
+        sleep 0.05
+        n=$((n - 1))
+    done
+    return 1
+}
+
 # --- the working directory and what runs in the background ----------------------------------
 work=
 bg_pids=() # add the pid of everything started with & ; it is stopped at exit

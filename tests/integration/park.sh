@@ -11,48 +11,27 @@
 # configuration that parks for 500 ms instead; a second batch of parked calls then runs
 # under it. Everything is on 127.0.0.x. Skips (77) when sipp is not installed.
 set -u
+. "$(dirname "$0")/lib.sh"
 
-: "${STIRWIRED_TEST:?set STIRWIRED_TEST to the test build of stirwired}"
-: "${SRCDIR:?set SRCDIR to the source tree}"
 SIPP="$SRCDIR/tools/sipp"
+STIRWIRED_TEST="${STIRWIRED_TEST:-$BUILDDIR/tests/integration/stirwired_test}"
 NP=10  # parked calls under the first configuration
 NN=300 # plain calls, sent while those wait
 NP2=5  # parked calls under the reloaded configuration
 
-command -v sipp >/dev/null 2>&1 || {
-    echo "sipp (Debian: sip-tester) is not installed"
-    exit 77
-}
-work="$(mktemp -d /tmp/stirwire-park.XXXXXX)"
-cd "$work" || exit 1
-pass=0 fail=0 pids=()
-ok() { pass=$((pass + 1)); echo "ok   - $*"; }
-nok() { fail=$((fail + 1)); echo "FAIL - $*"; }
-cleanup() {
-    local p
-    for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
-    wait 2>/dev/null
-    [ "$fail" -eq 0 ] && rm -rf "$work"
-}
-trap cleanup EXIT
-finish() {
+SKIP_HINT="sipp is in Debian's sip-tester" skip_without sipp python3
+need_built STIRWIRED_TEST
+make_workdir park
+# shellcheck disable=SC2317  # called by finish
+before_finish() {
+    if grep -Eq 'AddressSanitizer|LeakSanitizer|runtime error:' stirwired.log 2>/dev/null; then
+        nok "sanitizer report in stirwired.log"
+        grep -E -A20 'AddressSanitizer|LeakSanitizer|runtime error:' stirwired.log | head -30
+    fi
     if [ "$fail" -gt 0 ]; then
-        echo "# files kept in $work; end of stirwired.log:"
+        echo "# end of stirwired.log:"
         tail -15 stirwired.log 2>/dev/null | sed 's/^/#   /'
     fi
-    echo "# $pass passed, $fail failed"
-    [ "$fail" -eq 0 ]
-    exit $?
-}
-waitfor() { # waitfor SECONDS CMD...: polls CMD every 50 ms
-    local n=$(($1 * 20))
-    shift
-    while [ "$n" -gt 0 ]; do
-        "$@" && return 0
-        sleep 0.05
-        n=$((n - 1))
-    done
-    return 1
 }
 
 read -r SW UAC1 UAC2 UAS < <(python3 - <<'PY'
@@ -89,7 +68,7 @@ if [ "$out" = "configuration OK" ]; then ok "stirwired -t: configuration OK"; el
 
 "$STIRWIRED_TEST" -f -c a.conf 2>stirwired.log &
 sw_pid=$!
-pids+=("$sw_pid")
+bg_pids+=("$sw_pid")
 waitfor 5 grep -q "started" stirwired.log || { nok "stirwired did not start"; finish; }
 ok "stirwired (test build) started on 127.0.0.1:$SW"
 
@@ -97,7 +76,7 @@ total=$((NP + NN + NP2))
 sipp -sf "$SIPP/uas.xml" -i 127.0.0.3 -p "$UAS" -m "$total" -nostdin -timeout 60s -timeout_error \
     -trace_msg -message_file uas.msg -trace_err -error_file uas.err >uas.out 2>&1 &
 uas_pid=$!
-pids+=("$uas_pid")
+bg_pids+=("$uas_pid")
 sleep 0.3
 
 # uac NAME PORT SERVICE CALLS RATE: a UAC in the background; -nr: a parked INVITE is not
@@ -107,7 +86,7 @@ uac() {
         "127.0.0.1:$SW" -m "$4" -r "$5" -nr -nostdin -timeout 60s -timeout_error \
         -trace_err -error_file "$1.err" >"$1.out" 2>&1 &
     uac_pid=$!
-    pids+=("$uac_pid")
+    bg_pids+=("$uac_pid")
 }
 wait_uac() { # wait_uac NAME PID CALLS
     local rc
@@ -197,9 +176,5 @@ if printf '%s' "$summary" | grep -q "parked $want, resumed $want" &&
     ok "counters at exit: parked $want, resumed $want, none left parked"
 else
     nok "counters at exit: $summary"
-fi
-if grep -Eq 'AddressSanitizer|LeakSanitizer|runtime error:' stirwired.log; then
-    nok "sanitizer report in stirwired.log"
-    grep -E -A20 'AddressSanitizer|LeakSanitizer|runtime error:' stirwired.log | head -30
 fi
 finish

@@ -65,17 +65,6 @@ py() {
         esac
     done < <(python3 "$SIPDIFF" "$@" 2>&1)
 }
-# waitfor SECONDS CMD...: polls CMD every 50 ms; status 0 once it succeeds.
-waitfor() {
-    local n=$(($1 * 20))
-    shift
-    while [ "$n" -gt 0 ]; do
-        "$@" && return 0
-        sleep 0.05
-        n=$((n - 1))
-    done
-    return 1
-}
 log_count() { grep -c -- "$1" stirwired.log 2>/dev/null; }
 
 # Ports free for both UDP and TCP on every address, all different.

@@ -427,15 +427,16 @@ static void reports_every_error_inside_a_filter_group_at_its_own_line(void **sta
     struct fixture *f = *state;
 
     /* three mistakes in one sign group: each at its line, all in one run, with a hint */
-    assert_int_equal(load_bad(f, LISTEN "trunks = (\n"                           /* 2 */
-                                        "  { name = \"pbx\"; match = { source = \"10.0.0.0/8\"; };\n"
-                                        "    next_hop = \"sip:10.1.2.3\"; filters = [ \"sign\" ];\n"
-                                        "    sign = {\n"                          /* 5 */
-                                        "      key = \"/etc/stirwire/k.pem\";\n"
-                                        "      x5u = \"http://certs.example.net/sp.pem\";\n" /* 7 */
-                                        "      atest = ( { level = \"A\"; } );\n"   /* 8 */
-                                        "      origid = \"per-cal\";\n"              /* 9 */
-                                        "    }; } );\n"),
+    assert_int_equal(load_bad(f,
+                              LISTEN "trunks = (\n" /* 2 */
+                                     "  { name = \"pbx\"; match = { source = \"10.0.0.0/8\"; };\n"
+                                     "    next_hop = \"sip:10.1.2.3\"; filters = [ \"sign\" ];\n"
+                                     "    sign = {\n" /* 5 */
+                                     "      key = \"/etc/stirwire/k.pem\";\n"
+                                     "      x5u = \"http://certs.example.net/sp.pem\";\n" /* 7 */
+                                     "      atest = ( { level = \"A\"; } );\n"            /* 8 */
+                                     "      origid = \"per-cal\";\n"                      /* 9 */
+                                     "    }; } );\n"),
                      4);
     HAS_ERROR(f, 7, "trunk \"pbx\": filter \"sign\": ", "sign.x5u", "not an https URL");
     HAS_ERROR(f, 8, "sign.atest: unknown setting", "did you mean \"attest\"");
@@ -454,12 +455,13 @@ static void refuses_a_filter_group_for_a_filter_the_trunk_does_not_run(void **st
      * and never used, and every call would leave unsigned. Even a group whose key file
      * does not exist used to pass -t.
      */
-    assert_int_equal(load_bad(f, LISTEN "trunks = (\n"
-                                        "  { name = \"pbx\"; match = { source = \"10.0.0.0/8\"; };\n"
-                                        "    next_hop = \"sip:10.1.2.3\"; filters = [ \"strip\" ];\n"
-                                        "    sign = { key = \"/nonexistent.pem\";\n" /* 5 */
-                                        "             x5u = \"https://c.example.net/sp.pem\";\n"
-                                        "             attest = ( { level = \"A\"; } ); }; } );\n"),
+    assert_int_equal(load_bad(f,
+                              LISTEN "trunks = (\n"
+                                     "  { name = \"pbx\"; match = { source = \"10.0.0.0/8\"; };\n"
+                                     "    next_hop = \"sip:10.1.2.3\"; filters = [ \"strip\" ];\n"
+                                     "    sign = { key = \"/nonexistent.pem\";\n" /* 5 */
+                                     "             x5u = \"https://c.example.net/sp.pem\";\n"
+                                     "             attest = ( { level = \"A\"; } ); }; } );\n"),
                      1);
     HAS_ERROR(f, 5, "trunk \"pbx\"", "\"sign\" is not in filters");
 }
@@ -468,10 +470,11 @@ static void refuses_a_group_for_a_filter_that_takes_no_settings(void **state)
 {
     struct fixture *f = *state;
 
-    assert_int_equal(load_bad(f, LISTEN "trunks = (\n"
-                                        "  { name = \"pbx\"; match = { source = \"10.0.0.0/8\"; };\n"
-                                        "    next_hop = \"sip:10.1.2.3\"; filters = [ \"strip\" ];\n"
-                                        "    strip = { all = true; }; } );\n"), /* 5 */
+    assert_int_equal(load_bad(f,
+                              LISTEN "trunks = (\n"
+                                     "  { name = \"pbx\"; match = { source = \"10.0.0.0/8\"; };\n"
+                                     "    next_hop = \"sip:10.1.2.3\"; filters = [ \"strip\" ];\n"
+                                     "    strip = { all = true; }; } );\n"), /* 5 */
                      1);
     HAS_ERROR(f, 5, "filter \"strip\" takes no settings");
 }
@@ -563,8 +566,8 @@ static void reports_an_unreadable_file(void **state)
     struct fixture *f = *state;
     struct sw_config *c = NULL;
 
-    assert_int_equal(sw_config_load("/nonexistent/stirwire.conf", NULL, &c, f->errs, sizeof(f->errs)),
-                     -1);
+    assert_int_equal(
+        sw_config_load("/nonexistent/stirwire.conf", NULL, &c, f->errs, sizeof(f->errs)), -1);
     assert_null(c);
     assert_non_null(strstr(f->errs, "/nonexistent/stirwire.conf: cannot open: "));
 }

@@ -210,17 +210,18 @@ static void wait_then_wake_from_another_thread_resumes_at_the_filter_that_waited
     assert_int_equal(waiter_calls, 2);
     assert_int_equal(st.resumed, 1);
     /* the edits from before the wait and after it, on the original bytes */
-    assert_string_equal(output(woken), "INVITE sip:12025550199@pbx.example.com SIP/2.0\r\n"
-                                       "Via: SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bKnashds8\r\n"
-                                       "Max-Forwards: 69\r\n"
-                                       "From: <sip:12025550100@carrier.example.net>;tag=88\r\n"
-                                       "To: <sip:12025550199@pbx.example.com>\r\n"
-                                       "Call-ID: 77@carrier.example.net\r\n"
-                                       "CSeq: 1 INVITE\r\n"
-                                       "Content-Length: 0\r\n"
-                                       "X-First: 1\r\n"
-                                       "X-Waited: 1\r\n"
-                                       "\r\n");
+    assert_string_equal(output(woken),
+                        "INVITE sip:12025550199@pbx.example.com SIP/2.0\r\n"
+                        "Via: SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bKnashds8\r\n"
+                        "Max-Forwards: 69\r\n"
+                        "From: <sip:12025550100@carrier.example.net>;tag=88\r\n"
+                        "To: <sip:12025550199@pbx.example.com>\r\n"
+                        "Call-ID: 77@carrier.example.net\r\n"
+                        "CSeq: 1 INVITE\r\n"
+                        "Content-Length: 0\r\n"
+                        "X-First: 1\r\n"
+                        "X-Waited: 1\r\n"
+                        "\r\n");
     /* the verdict written before the wait survived it; the slot too */
     assert_int_equal(woken->call.verdict.attest, 'B');
     assert_string_equal(woken->call.verdict.orig, "12025550100");

@@ -174,8 +174,8 @@ static void handle_from(const char *msg, const char *ip, int port, int transport
 {
     struct sockaddr_in src = addr(ip, port);
 
-    struct sw_rx rx = {msg, strlen(msg), (const struct sockaddr *)&src, sizeof(src), transport,
-                       (int64_t)time(NULL)};
+    struct sw_rx rx = {msg,         strlen(msg), (const struct sockaddr *)&src,
+                       sizeof(src), transport,   (int64_t)time(NULL)};
 
     sw_proxy_handle(&env, &rx, out, o, &st);
 }
