@@ -69,7 +69,7 @@ echo "fuzz.sh: building fuzz_proxy" >&2
     -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
     -I"$top/src/lib" "$top"/src/lib/*.c "$top"/src/sip/*.c "$top"/src/core/*.c \
     "$top"/filters/registry.c "$top"/filters/sign.c "$top"/filters/strip.c \
-    "$top/src/daemon/conffile.c" "$top/src/daemon/log.c" "$top/src/proxy/proxy.c" \
+    "$top/src/daemon/conffile.c" "$top/src/proxy/proxy.c" \
     "$top/tests/fuzz/fuzz_proxy.c" $libs $(pkg-config --cflags --libs libconfig) \
     -losipparser2 -pthread -o "$build/fuzz_proxy"
 

@@ -68,7 +68,12 @@ static void append(char *buf, size_t len, size_t *used, const char *fmt, ...)
     *used = (size_t)n >= len - *used ? len - 1 : *used + (size_t)n;
 }
 
-size_t sw_stats_summary(const struct sw_stats *s, char *buf, size_t len)
+/*
+ * Both forms from one walk over the table and the filters' rows: the summary leaves out
+ * zeros (received excepted) and groups a filter's counters behind its name; the text form
+ * writes every counter on its own line.
+ */
+static size_t format(const struct sw_stats *s, char *buf, size_t len, int summary)
 {
     size_t used = 0, i, k, nf;
     const struct swf_filter *const *fs = swf_all(&nf);
@@ -76,40 +81,34 @@ size_t sw_stats_summary(const struct sw_stats *s, char *buf, size_t len)
     if (len == 0)
         return 0;
     buf[0] = '\0';
-    for (i = 0; i < sizeof(table) / sizeof(table[0]); i++)
-        if (i == 0 || value(s, i) != 0)
-            append(buf, len, &used, "%s%s %llu", i ? ", " : "", table[i].name,
-                   (unsigned long long)value(s, i));
+    for (i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
+        unsigned long long v = (unsigned long long)value(s, i);
+        if (!summary)
+            append(buf, len, &used, "%s %llu\n", table[i].name, v);
+        else if (i == 0 || v != 0)
+            append(buf, len, &used, "%s%s %llu", i ? ", " : "", table[i].name, v);
+    }
     for (i = 0; i < nf && i < SWF_MAX_FILTERS; i++) {
         int any = 0;
         for (k = 0; fs[i]->counters != NULL && fs[i]->counters[k] != NULL; k++) {
-            if (s->filter[i][k] == 0)
-                continue;
-            if (any)
-                append(buf, len, &used, ", %s %llu", fs[i]->counters[k],
-                       (unsigned long long)s->filter[i][k]);
-            else /* the filter's name before its first counter */
-                append(buf, len, &used, "; %s: %s %llu", fs[i]->name, fs[i]->counters[k],
-                       (unsigned long long)s->filter[i][k]);
-            any = 1;
+            unsigned long long v = (unsigned long long)s->filter[i][k];
+            if (!summary)
+                append(buf, len, &used, "filter_%s_%s %llu\n", fs[i]->name, fs[i]->counters[k], v);
+            else if (v != 0) /* the filter's name before its first counter */
+                append(buf, len, &used, any ? ", %s%s%s %llu" : "; %s%s%s %llu",
+                       any ? "" : fs[i]->name, any ? "" : ": ", fs[i]->counters[k], v);
+            any |= v != 0;
         }
     }
     return used;
 }
 
+size_t sw_stats_summary(const struct sw_stats *s, char *buf, size_t len)
+{
+    return format(s, buf, len, 1);
+}
+
 size_t sw_stats_text(const struct sw_stats *s, char *buf, size_t len)
 {
-    size_t used = 0, i, k, nf;
-    const struct swf_filter *const *fs = swf_all(&nf);
-
-    if (len == 0)
-        return 0;
-    buf[0] = '\0';
-    for (i = 0; i < sizeof(table) / sizeof(table[0]); i++)
-        append(buf, len, &used, "%s %llu\n", table[i].name, (unsigned long long)value(s, i));
-    for (i = 0; i < nf && i < SWF_MAX_FILTERS; i++)
-        for (k = 0; fs[i]->counters != NULL && fs[i]->counters[k] != NULL; k++)
-            append(buf, len, &used, "filter_%s_%s %llu\n", fs[i]->name, fs[i]->counters[k],
-                   (unsigned long long)s->filter[i][k]);
-    return used;
+    return format(s, buf, len, 0);
 }

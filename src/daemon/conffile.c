@@ -36,25 +36,6 @@
 #include "../core/filter.h"
 #include "conffile.h"
 
-/* Digits only, value in min..max; for ports. */
-static int parse_uint(const char *s, size_t len, long min, long max, int *out)
-{
-    long v = 0;
-    size_t i;
-
-    if (len == 0 || len > 6)
-        return -1;
-    for (i = 0; i < len; i++) {
-        if (!isdigit((unsigned char)s[i]))
-            return -1;
-        v = v * 10 + (s[i] - '0');
-    }
-    if (v < min || v > max)
-        return -1;
-    *out = (int)v;
-    return 0;
-}
-
 /* ---- the known keys ---------------------------------------------------------------- */
 
 static const char *const top_keys[] = {"listen",     "workers", "pid_file",   "user", "log",
@@ -94,7 +75,11 @@ static int valid_hostport(const char *s)
         return 1;
     if (*p != ':')
         return 0;
-    return parse_uint(p + 1, strlen(p + 1), 1, 65535, &port) == 0;
+    /* the port: digits only (strtol alone would take " 5060" and "+5060"), 1..65535 */
+    if (strlen(p + 1) > 5 || strspn(p + 1, "0123456789") != strlen(p + 1) || p[1] == '\0')
+        return 0;
+    port = (int)strtol(p + 1, NULL, 10);
+    return port >= 1 && port <= 65535;
 }
 
 /* ---- sections ----------------------------------------------------------------------- */

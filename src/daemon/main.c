@@ -28,7 +28,7 @@
 
 #include "../proxy/net.h"
 #include "conffile.h"
-#include "log.h"
+#include "../core/log.h"
 
 #ifndef SYSCONFDIR
 #define SYSCONFDIR "/etc"

@@ -22,6 +22,33 @@ static int json_plain(const char *s)
     return 1;
 }
 
+sw_err sw_x5u_check(const char *url)
+{
+    const unsigned char *p;
+
+    if (url == NULL || url[0] == '\0')
+        return SW_ERR_INFO_MISSING;
+    for (p = (const unsigned char *)url; *p != '\0'; p++)
+        if (*p <= 0x20 || *p >= 0x7f || *p == '<' || *p == '>' || *p == '"')
+            return SW_ERR_INVAL;
+    return SW_OK;
+}
+
+/* sw_x5u_check with the reason in ctx, for the signing functions. */
+static sw_err x5u_usable(sw_ctx *ctx, const char *x5u)
+{
+    switch (sw_x5u_check(x5u)) {
+    case SW_OK:
+        return SW_OK;
+    case SW_ERR_INFO_MISSING:
+        return swi_fail(ctx, SW_ERR_INFO_MISSING, "cannot sign: no x5u certificate URL");
+    default:
+        return swi_fail(ctx, SW_ERR_INVAL,
+                        "cannot sign: x5u URL contains '<', '>', '\"', white space or a "
+                        "character that is not printable ASCII");
+    }
+}
+
 static size_t put(char *buf, size_t o, const char *s)
 {
     size_t n = strlen(s);
@@ -144,13 +171,7 @@ static sw_err check_claims(sw_ctx *ctx, const sw_passport *pp)
         return swi_fail(ctx, SW_ERR_ORIG_MISSING, "cannot sign: no orig telephone number");
     if (sw_passport_dest_tn_count(pp) == 0)
         return swi_fail(ctx, SW_ERR_DEST_MISSING, "cannot sign: no dest telephone number");
-    if (sw_passport_x5u(pp) == NULL || sw_passport_x5u(pp)[0] == '\0')
-        return swi_fail(ctx, SW_ERR_INFO_MISSING, "cannot sign: no x5u certificate URL");
-    if (strpbrk(sw_passport_x5u(pp), "<>\" \t\r\n") != NULL)
-        return swi_fail(ctx, SW_ERR_INVAL,
-                        "cannot sign: x5u URL contains '<', '>', '\"' or "
-                        "white space");
-    return SW_OK;
+    return x5u_usable(ctx, sw_passport_x5u(pp));
 }
 
 sw_err sw_sign(sw_ctx *ctx, const sw_key *key, const sw_passport *pp, unsigned flags, char **out)
@@ -217,12 +238,8 @@ sw_err sw_sign_shaken(sw_ctx *ctx, const sw_key *key, char attest, const char *o
                             "cannot sign: dest %zu is not a telephone number", i);
         dptr[i] = dests[i];
     }
-    if (x5u == NULL || x5u[0] == '\0')
-        return swi_fail(ctx, SW_ERR_INFO_MISSING, "cannot sign: no x5u certificate URL");
-    if (strpbrk(x5u, "<>\" \t\r\n") != NULL)
-        return swi_fail(ctx, SW_ERR_INVAL,
-                        "cannot sign: x5u URL contains '<', '>', '\"' or "
-                        "white space");
+    if ((err = x5u_usable(ctx, x5u)) != SW_OK)
+        return err;
     if (iat == 0)
         iat = sw_ctx_now(ctx);
     if (origid == NULL) {

@@ -470,6 +470,15 @@ void sw_verifier_get_stats(sw_verifier *v, sw_verifier_stats *out);
  */
 sw_err sw_tn_canon(const char *in, char *out, size_t size);
 
+/*
+ * Whether url can be written as the x5u claim and as info=<url> in an Identity header
+ * (RFC 8224 section 4): not empty, printable ASCII only, and no '<', '>', '"' or white
+ * space, which would end the angle brackets or the header line. Says nothing of the
+ * scheme or of whether fetching it is allowed (that is the verifier's fetch policy).
+ * SW_OK, SW_ERR_INFO_MISSING (NULL or empty) or SW_ERR_INVAL.
+ */
+sw_err sw_x5u_check(const char *url);
+
 /* A random UUIDv4 from OpenSSL's RNG, lower case, into out[37]. */
 sw_err sw_uuid_v4(char out[37]);
 

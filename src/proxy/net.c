@@ -38,7 +38,7 @@
 #include <unistd.h>
 
 #include "../core/addr.h"
-#include "../daemon/log.h"
+#include "../core/log.h"
 #include "../sip/framing.h"
 #include "net.h"
 

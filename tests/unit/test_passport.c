@@ -330,6 +330,19 @@ static void passport_from_json_reads_claims(void **state)
     sw_passport_free(pp);
 }
 
+static void x5u_check_refuses_what_would_break_the_header(void **unused)
+{
+    assert_int_equal(sw_x5u_check("https://cert.example.org/sp.pem"), SW_OK);
+    assert_int_equal(sw_x5u_check("http://10.0.0.1:8080/a?b=c"), SW_OK); /* policy elsewhere */
+    assert_int_equal(sw_x5u_check(NULL), SW_ERR_INFO_MISSING);
+    assert_int_equal(sw_x5u_check(""), SW_ERR_INFO_MISSING);
+    assert_int_equal(sw_x5u_check("https://a.example/x>;info=<https://evil"), SW_ERR_INVAL);
+    assert_int_equal(sw_x5u_check("https://a.example/a b"), SW_ERR_INVAL);
+    assert_int_equal(sw_x5u_check("https://a.example/\"q"), SW_ERR_INVAL);
+    assert_int_equal(sw_x5u_check("https://a.example/x\r\nVia: evil"), SW_ERR_INVAL);
+    assert_int_equal(sw_x5u_check("https://a.example/\xc3\xa9"), SW_ERR_INVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -356,6 +369,7 @@ int main(void)
         cmocka_unit_test(sign_compact_leaves_payload_empty),
         cmocka_unit_test(sign_refuses_passport_without_orig),
         cmocka_unit_test(sign_refuses_passport_without_x5u),
+        cmocka_unit_test(x5u_check_refuses_what_would_break_the_header),
         cmocka_unit_test(json_canon_sorts_keys_without_spaces),
         cmocka_unit_test(passport_from_json_reads_claims),
     };

@@ -343,6 +343,43 @@ static void wait_without_parking_is_a_drop_and_a_reply_to_an_ack_too(void **unus
     free(ack);
 }
 
+static void counters_come_out_of_one_table(void **unused)
+{
+    struct sw_stats a, b;
+    const struct sw_counter_info *t;
+    char text[8192], line[128];
+    size_t n, i;
+
+    memset(&a, 0, sizeof(a));
+    memset(&b, 0, sizeof(b));
+    a.received = 3;
+    a.parked = 2;
+    b.received = 4;
+    b.filter[swf_index(swf_lookup("sign"))][0] = 5; /* signed_a */
+    sw_stats_add(&a, &b);
+    assert_int_equal(a.received, 7);
+    assert_int_equal(sw_stats_filter(&a, "sign", "signed_a"), 5);
+    assert_int_equal(sw_stats_filter(&a, "sign", "no_such"), 0);
+    assert_int_equal(sw_stats_filter(&a, "no_such", "signed_a"), 0);
+    /* the summary: what is not zero, then each filter's own */
+    sw_stats_summary(&a, text, sizeof(text));
+    assert_string_equal(text, "received 7, parked 2; sign: signed_a 5");
+    /* the text form: every counter of the table, one a line, and every filter's */
+    sw_stats_text(&a, text, sizeof(text));
+    t = sw_counters(&n);
+    assert_true(n >= 20);
+    for (i = 0; i < n; i++) {
+        snprintf(line, sizeof(line), "%s%s %llu\n", i ? "\n" : "", t[i].name,
+                 (unsigned long long)*(const uint64_t *)((const char *)&a + t[i].offset));
+        if (i == 0)
+            assert_memory_equal(text, line, strlen(line));
+        else
+            assert_non_null(strstr(text, line));
+    }
+    assert_non_null(strstr(text, "\nfilter_sign_signed_a 5\n"));
+    assert_non_null(strstr(text, "\nfilter_strip_stripped 0\n"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -350,6 +387,7 @@ int main(void)
         cmocka_unit_test(a_configuration_dropped_while_a_job_is_parked_is_freed_by_the_job),
         cmocka_unit_test(past_max_parked_the_filter_is_refused_and_it_is_counted),
         cmocka_unit_test(wait_without_parking_is_a_drop_and_a_reply_to_an_ack_too),
+        cmocka_unit_test(counters_come_out_of_one_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,11 +1,13 @@
 /*
  * log.h - stirwired's logging: stderr with a timestamp, or syslog.
  *
- * The daemon is the only part of stirwire that logs (the library reports errors as
- * values). Per-message events that a flood could repeat (malformed packets, unknown
- * sources) go through sw_log_limited(), which allows a burst and then counts what it
- * suppressed, so a hostile sender cannot fill the disk; nothing is dropped unseen, since
- * the counters are in the periodic summary.
+ * The daemon (its main thread and its workers, src/proxy/net.c, later the TAP) is the only
+ * part of stirwire that logs; it lives in core so that the workers need nothing from
+ * src/daemon. The library and the filters never log: they report errors as values and
+ * notes, and the engine logs those. Per-message events that a flood could repeat (malformed
+ * packets, unknown sources) go through sw_log_limited(), which allows a burst and then counts what
+ * it suppressed, so a hostile sender cannot fill the disk; nothing is dropped unseen, since the
+ * counters are in the periodic summary.
  */
 #ifndef SW_LOG_H
 #define SW_LOG_H
