@@ -80,6 +80,7 @@ void sw_job_start(struct sw_job *job, struct sw_config *cfg, const struct sw_tru
     job->notes[0] = '\0';
     job->park_refused = 0;
     job->parked = 0;
+    job->armed = 0;
     job->heap = NULL;
     job->owned = NULL;
     job->qnext = NULL;
@@ -90,8 +91,10 @@ void *swf_park(struct swf_call *call)
     /* call is the first member of its job: the cast is the container_of */
     struct sw_job *job = (struct sw_job *)call, *h;
 
-    if (job->parked)
+    if (job->parked) {
+        job->armed = 1;
         return job; /* waiting again after a resume: it is already owned */
+    }
     if (job->q == NULL || job->q->parked >= job->q->max_parked) {
         job->park_refused = 1;
         if (job->st != NULL)
@@ -118,6 +121,7 @@ void *swf_park(struct swf_call *call)
     h->call.slot = h->slots[job->next];
     h->cfg = sw_config_ref(job->cfg);
     h->parked = 1;
+    h->armed = 1;
     h->heap = NULL;
     h->qnext = NULL;
     job->heap = h;

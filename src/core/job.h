@@ -66,6 +66,7 @@ struct sw_job {
     char notes[256];      /* "sign: signed attest A ..." when verbose */
     int park_refused;     /* a filter wanted to wait and max_parked was reached */
     int parked;           /* this is the heap copy */
+    int armed;            /* swf_park was called during the current hook */
     struct sw_job *heap;  /* on the stack job: its heap copy once parked */
     char *owned;          /* the heap copy's bytes */
     struct sw_job *qnext; /* wait queue link */

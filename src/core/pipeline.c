@@ -35,6 +35,7 @@ swf_result sw_pipeline_run(struct sw_job *job, const struct swf_filter **by)
         call->slot = job->slots[job->next];
         call->counters = job->st != NULL && it->index >= 0 ? job->st->filter[it->index] : NULL;
         call->note[0] = '\0';
+        job->armed = 0;
         r = hook(it->state, call);
         if (job->verbose && call->note[0] != '\0') {
             size_t used = strlen(job->notes);
@@ -45,7 +46,8 @@ swf_result sw_pipeline_run(struct sw_job *job, const struct swf_filter **by)
             continue;
         *by = f;
         if (r == SWF_WAIT) {
-            if (job->heap != NULL || job->parked)
+            /* a stack job parked during this hook has its copy; a heap job was re-armed */
+            if (job->heap != NULL || (job->parked && job->armed))
                 return SWF_WAIT; /* resumes here: job->next stays on this filter */
             snprintf(call->note, sizeof(call->note), "asked to wait without parking the message");
             return SWF_DROP;

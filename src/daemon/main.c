@@ -69,6 +69,17 @@ static void log_stats(struct sw_net *net, const char *when)
            (unsigned long long)conns, (unsigned long long)parked);
 }
 
+/*
+ * The audit sink the filters share: one JSON record a line in the log, at info, where
+ * operators' log pipelines already read. (A file or socket sink can replace it here
+ * without any filter noticing.)
+ */
+static void audit_to_log(void *arg, const char *record)
+{
+    (void)arg;
+    sw_log(LOG_INFO, "audit %s", record);
+}
+
 /* The last reference to a configuration is gone (a reload, or the last parked message). */
 static void config_freed(const struct sw_config *cfg)
 {
@@ -184,6 +195,7 @@ int main(int argc, char **argv)
         return 1;
     errs[0] = '\0';
     sw_services_init(&svc);
+    svc.audit = audit_to_log;
     if (sw_config_load(path, &svc, &cfg, errs, ERRBUF) != 0) {
         fputs(errs, stderr);
         fprintf(stderr, "stirwired: %s: configuration not valid\n", path);

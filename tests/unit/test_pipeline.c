@@ -46,6 +46,7 @@ static swf_result first_request(void *state, struct swf_call *call)
 }
 
 static int waiter_calls;
+static int waiter_lies; /* on resume, say WAIT again without parking */
 static void *last_token;
 
 /* "waiter": parks on its first call (counting in its slot), passes on its second. */
@@ -64,6 +65,8 @@ static swf_result waiter_request(void *state, struct swf_call *call)
         }
         return SWF_WAIT;
     }
+    if (waiter_lies)
+        return SWF_WAIT;
     snprintf(call->note, sizeof(call->note), "resumed, slot %d", *seen);
     sip_edit_insert(call->edits, call->msg->hdrs_end, "X-Waited: 1\r\n", 13);
     return SWF_CONTINUE;
@@ -343,6 +346,51 @@ static void wait_without_parking_is_a_drop_and_a_reply_to_an_ack_too(void **unus
     free(ack);
 }
 
+static void a_resumed_job_that_waits_again_must_park_again(void **unused)
+{
+    static const struct swf_filter *const chain[] = {&f_waiter};
+    struct sw_config *cfg = make_config(chain, 1);
+    struct sw_waitq q;
+    struct sw_stats st;
+    struct sw_job job, *h;
+    const struct swf_filter *by;
+    char *text = strdup(INVITE);
+
+    memset(&st, 0, sizeof(st));
+    assert_int_equal(sw_waitq_init(&q, 10), 0);
+    start(&job, text, cfg, &q, &st);
+    assert_int_equal(sw_pipeline_run(&job, &by), SWF_WAIT);
+    h = job.heap;
+    swf_wake(h);
+    assert_ptr_equal(sw_waitq_take(&q), h);
+    /* WAIT with nothing that will ever wake it: a drop, not a message lost in limbo */
+    waiter_lies = 1;
+    assert_int_equal(sw_pipeline_run(h, &by), SWF_DROP);
+    waiter_lies = 0;
+    assert_non_null(strstr(h->call.note, "without parking"));
+    sw_job_free(h);
+    assert_int_equal(q.parked, 0);
+    sw_waitq_destroy(&q);
+    sw_config_unref(cfg);
+    free(text);
+}
+
+static void services_give_one_verifier_to_everyone(void **unused)
+{
+    struct sw_services svc;
+    sw_verifier *v;
+
+    sw_services_init(&svc);
+    assert_null(svc.verifier); /* nothing is made until a filter asks */
+    assert_non_null(svc.clock);
+    assert_true(svc.clock() > 1700000000);
+    v = sw_services_verifier(&svc);
+    assert_non_null(v);
+    assert_ptr_equal(sw_services_verifier(&svc), v);
+    sw_services_clear(&svc);
+    assert_null(svc.verifier);
+}
+
 static void counters_come_out_of_one_table(void **unused)
 {
     struct sw_stats a, b;
@@ -387,6 +435,8 @@ int main(void)
         cmocka_unit_test(a_configuration_dropped_while_a_job_is_parked_is_freed_by_the_job),
         cmocka_unit_test(past_max_parked_the_filter_is_refused_and_it_is_counted),
         cmocka_unit_test(wait_without_parking_is_a_drop_and_a_reply_to_an_ack_too),
+        cmocka_unit_test(a_resumed_job_that_waits_again_must_park_again),
+        cmocka_unit_test(services_give_one_verifier_to_everyone),
         cmocka_unit_test(counters_come_out_of_one_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
