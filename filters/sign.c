@@ -409,6 +409,17 @@ static char attest_level(const struct sign_conf *sc, const char *tn)
     return 0;
 }
 
+/* dst = src, cut to fit; snprintf's format parsing costs more than the signing path allows */
+static void copy_str(char *dst, size_t size, const char *src)
+{
+    size_t n = strlen(src);
+
+    if (n >= size)
+        n = size - 1;
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
 /* What we signed, for the filters after us (audit) and the counters. */
 static void set_verdict(const struct sign_conf *sc, struct swf_call *call, char level,
                         const char *orig, const char *dest)
@@ -418,11 +429,11 @@ static void set_verdict(const struct sign_conf *sc, struct swf_call *call, char 
     v->set = 1;
     v->signed_here = 1;
     v->attest = level;
-    snprintf(v->orig, sizeof(v->orig), "%s", orig);
-    snprintf(v->dest, sizeof(v->dest), "%s", dest);
+    copy_str(v->orig, sizeof(v->orig), orig);
+    copy_str(v->dest, sizeof(v->dest), dest);
     /* a per-call origid is drawn inside sw_sign_shaken and not reported back */
-    snprintf(v->origid, sizeof(v->origid), "%s", sc->origid != NULL ? sc->origid : "");
-    snprintf(v->x5u, sizeof(v->x5u), "%s", sc->x5u);
+    copy_str(v->origid, sizeof(v->origid), sc->origid != NULL ? sc->origid : "");
+    copy_str(v->x5u, sizeof(v->x5u), sc->x5u);
     v->spc[0] = '\0';
     v->err = SW_OK;
 }
