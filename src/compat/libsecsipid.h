@@ -31,8 +31,7 @@ extern "C" {
  * encoded as given) with the private key in the file prvkeyPath. *outPtr gets the JWT
  * "header.payload.signature". Returns its length, 0 on failure (*outPtr is then "").
  */
-extern int SecSIPIDSignJSONHP(char *headerJSON, char *payloadJSON, char *prvkeyPath,
-                              char **outPtr);
+extern int SecSIPIDSignJSONHP(char *headerJSON, char *payloadJSON, char *prvkeyPath, char **outPtr);
 /* The same with the private key's PEM text in prvkeyData (1.3). */
 extern int SecSIPIDSignJSONHPPrvKey(char *headerJSON, char *payloadJSON, char *prvkeyData,
                                     char **outPtr);

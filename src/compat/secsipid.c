@@ -828,8 +828,7 @@ static int check_payload(sw_ctx *ctx, const char *b64, size_t n, int expire)
             ret = RET_PAYLOAD_PARSE;
         if ((tn = json_object_get(v, "tn")) != NULL && json_is_array(tn))
             for (i = 0; i < json_array_size(tn); i++)
-                if (!json_is_string(json_array_get(tn, i)) &&
-                    !json_is_null(json_array_get(tn, i)))
+                if (!json_is_string(json_array_get(tn, i)) && !json_is_null(json_array_get(tn, i)))
                     ret = RET_PAYLOAD_PARSE;
         if ((v = json_object_get(o, "iat")) != NULL && json_is_integer(v))
             iat = json_integer_value(v);
@@ -1117,8 +1116,8 @@ static int check_full(const char *idval, int idlen, int expire, const char *pk, 
         ret = mode == FULL_PUBKEY ? RET_OK : RET_HDR_PARSE;
         goto out;
     }
-    ret = check_attributes(parts[0], dot != NULL ? (size_t)(dot - parts[0]) : strlen(parts[0]),
-                           info);
+    ret =
+        check_attributes(parts[0], dot != NULL ? (size_t)(dot - parts[0]) : strlen(parts[0]), info);
 out:
     free(id);
     return ret;
