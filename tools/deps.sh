@@ -18,6 +18,8 @@ packages=(
     clang libclang-rt-14-dev clang-format
     # peers and tools the tests and scripts drive
     secsipidx sip-tester openssl jq util-linux
+    # the libsecsipid drop-in's conformance test and Kamailio on it
+    libsecsipid-dev kamailio kamailio-secsipid-modules
     # the local HTTPS server that integration tests fetch x5u certificates from
     python3
 )

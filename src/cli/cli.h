@@ -54,6 +54,9 @@ int cmd_decode(int argc, char **argv);
 void cmd_decode_usage(FILE *out);
 int cmd_cert(int argc, char **argv);
 void cmd_cert_usage(FILE *out);
+/* secsipidx's flags (Go flag syntax); argv[0] is "secsipidx" or the subcommand name. */
+int cmd_secsipidx(int argc, char **argv);
+void cmd_secsipidx_usage(FILE *out);
 
 /*
  * Prints "stirwire CMD: message" as one line on stderr (cmd may be NULL). Control

@@ -26,6 +26,8 @@ static const cli_cmd commands[] = {
      cmd_decode_usage},
     {"cert", "show an STI certificate (file or x5u URL) and whether it is valid", cmd_cert,
      cmd_cert_usage},
+    {"secsipidx", "secsipidx's command line (-sign-full, -check, ...) on libsecsipid",
+     cmd_secsipidx, cmd_secsipidx_usage},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -72,7 +74,12 @@ int main(int argc, char **argv)
 {
     const cli_cmd *cmd;
     char q[80];
+    const char *self = argc > 0 && argv[0] != NULL ? strrchr(argv[0], '/') : NULL;
 
+    /* Run as "secsipidx" (the symlink make install puts beside us): secsipidx's flags. */
+    self = self != NULL ? self + 1 : argc > 0 && argv[0] != NULL ? argv[0] : "";
+    if (strcmp(self, "secsipidx") == 0)
+        return cmd_secsipidx(argc, argv);
     if (argc < 2) {
         usage(stderr);
         return CLI_EXIT_USAGE;
