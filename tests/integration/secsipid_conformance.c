@@ -105,9 +105,10 @@ static char *payload_json(long iat)
 /* jwt + ";info=<url>;alg=ES256;ppt=shaken" */
 static char *full(const char *j, const char *params)
 {
-    char *s = malloc(strlen(j) + strlen(params) + 1);
-    strcpy(s, j);
-    strcat(s, params);
+    size_t n = strlen(j) + strlen(params) + 1;
+    char *s = malloc(n);
+    if (s != NULL)
+        snprintf(s, n, "%s%s", j, params);
     return s;
 }
 
@@ -241,11 +242,11 @@ static int calls(void)
     say("checkfull_x5u_mismatch", SecSIPIDCheckFull(buf, 0, 60, sppem, 5));
 
     /* tampering */
-    strcpy(buf, id);
+    snprintf(buf, sizeof(buf), "%s", id);
     s = strchr(buf, '.') + 5;
     *s = *s == 'A' ? 'B' : 'A';
     say("checkfull_tampered_payload", SecSIPIDCheckFull(buf, 0, 60, sppem, 5));
-    strcpy(buf, id);
+    snprintf(buf, sizeof(buf), "%s", id);
     s = strchr(buf, ';') - 5;
     *s = *s == 'A' ? 'B' : 'A';
     say("checkfull_tampered_signature", SecSIPIDCheckFull(buf, 0, 60, sppem, 5));
@@ -622,8 +623,13 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "xcheck") == 0 && argc == 4)
         return xcheck(argv[3]);
-    if (strcmp(argv[1], "threads") == 0 && argc == 4)
-        return threads(atoi(argv[3]));
+    if (strcmp(argv[1], "threads") == 0 && argc == 4) {
+        char *end;
+        long n = strtol(argv[3], &end, 10);
+        if (*argv[3] == '\0' || *end != '\0' || n < 1 || n > 64)
+            return 2;
+        return threads((int)n);
+    }
     if (strcmp(argv[1], "fork") == 0)
         return forked();
     return 2;
