@@ -334,7 +334,9 @@ static int calls(void)
 
     /* --- fetching: info and pubkeyPath URLs --- */
     say("checkfull_url_ok", SecSIPIDCheckFull(id, 0, 60, "", 5));
-    say("check_url_pubkeypath", SecSIPIDCheck(strndup(id, strcspn(id, ";")), 0, 60, x5u, 5));
+    j = strndup(id, strcspn(id, ";"));
+    say("check_url_pubkeypath", SecSIPIDCheck(j, 0, 60, x5u, 5));
+    free(j);
     free(id);
     snprintf(url, sizeof(url), "%s/sp-chain.pem", httpbase);
     id = ident(url, spkey, now);
@@ -490,15 +492,16 @@ static int calls(void)
 static int xcheck(const char *indir)
 {
     const char *files[] = {"getid_ok", "getidpk_ok", "signjson_ok", "signjsonpk_ok"};
-    char path[1024], *id, *pub = slurp(sppem);
+    char path[1024], *id, *jwt, *pub = slurp(sppem);
 
     for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
         snprintf(path, sizeof(path), "%s/%s", indir, files[i]);
         if (access(path, R_OK) != 0)
             continue;
         id = slurp(path);
-        printf("x_%s_check %d\n", files[i],
-               SecSIPIDCheck(strndup(id, strcspn(id, ";")), 0, 60, sppem, 5));
+        jwt = strndup(id, strcspn(id, ";"));
+        printf("x_%s_check %d\n", files[i], SecSIPIDCheck(jwt, 0, 60, sppem, 5));
+        free(jwt);
         if (strchr(id, ';') != NULL) {
             printf("x_%s_checkfull %d\n", files[i], SecSIPIDCheckFull(id, 0, 60, sppem, 5));
             printf("x_%s_checkfull_url %d\n", files[i], SecSIPIDCheckFull(id, 0, 60, "", 5));
