@@ -248,26 +248,36 @@ static void trim(const char **s, size_t *n)
         (*n)--;
 }
 
-/* Reads a whole file (at most DATA_MAX bytes) into a NUL-terminated buffer. */
+/*
+ * Reads a whole file (at most DATA_MAX bytes) into a NUL-terminated buffer. A regular file
+ * gets a buffer of its size (plus one byte, to see it grow): key files are read on every
+ * call that names one, and a DATA_MAX buffer each time would be an mmap and munmap.
+ */
 static char *read_file(const char *path, size_t *len)
 {
-    FILE *f;
+    struct stat st;
+    size_t cap, n = 0;
+    ssize_t r = 0;
     char *buf;
-    size_t n;
+    int fd;
 
-    if (path == NULL || *path == '\0' || (f = fopen(path, "rb")) == NULL)
+    if (path == NULL || *path == '\0' || (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
         return NULL;
-    if ((buf = malloc(DATA_MAX + 1)) == NULL) {
-        fclose(f);
-        return NULL;
-    }
-    n = fread(buf, 1, DATA_MAX + 1, f);
-    if (ferror(f) || n > DATA_MAX) {
-        fclose(f);
-        free(buf);
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size < DATA_MAX)
+        cap = (size_t)st.st_size + 1;
+    else
+        cap = DATA_MAX + 1;
+    if ((buf = malloc(cap + 1)) == NULL) {
+        close(fd);
         return NULL;
     }
-    fclose(f);
+    while (n < cap && ((r = read(fd, buf + n, cap - n)) > 0 || (r < 0 && errno == EINTR)))
+        n += r > 0 ? (size_t)r : 0;
+    close(fd);
+    if (r < 0 || n > DATA_MAX) {
+        swi_wipe_free(buf, n);
+        return NULL;
+    }
     buf[n] = '\0';
     *len = n;
     return buf;
@@ -439,6 +449,123 @@ static struct kent *kent_get(sw_ctx *ctx, int kind, const char *data, size_t len
     if (drop != NULL)
         kent_free(drop);
     return fresh;
+}
+
+/*
+ * Key files by path. Kamailio names the same key file on every call; reading and hashing
+ * it each time costs more than the ES256 signature. A file is taken as the one parsed
+ * before while stat() shows the same device, inode, size, modification and change times
+ * (a key replaced by rename, or rewritten in place, is read again); the Go library reads
+ * the file on every call. Entries hold a reference to their parsed key.
+ */
+struct fent {
+    char *path;
+    int kind;
+    struct stat st;
+    struct kent *e;
+    unsigned long used;
+    struct fent *next;
+};
+
+static struct fent *g_files;
+static size_t g_nfiles;
+
+static int same_stat(const struct stat *a, const struct stat *b)
+{
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+           a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+           a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+static void fent_free(struct fent *f)
+{
+    while (f != NULL) {
+        struct fent *next = f->next;
+        kent_put(f->e);
+        free(f->path);
+        free(f);
+        f = next;
+    }
+}
+
+/* A reference to the parsed key in the file at path, or NULL with *ret set (RET_FILE_READ
+ * when the file cannot be read, RET_ERR when out of memory). */
+static struct kent *kent_file(sw_ctx *ctx, int kind, const char *path, int *ret)
+{
+    struct stat st, st2;
+    struct fent *f, **pp, **oldest = NULL, *drop = NULL, *fresh;
+    struct kent *e;
+    size_t len = 0;
+    char *data;
+
+    *ret = RET_OK;
+    if (path == NULL || *path == '\0' || stat(path, &st) != 0) {
+        *ret = RET_FILE_READ;
+        return NULL;
+    }
+    pthread_mutex_lock(&g_lock);
+    for (f = g_files; f != NULL; f = f->next) {
+        if (f->kind == kind && same_stat(&f->st, &st) && strcmp(f->path, path) == 0) {
+            e = f->e;
+            e->refs++;
+            f->used = e->used = ++g_tick;
+            pthread_mutex_unlock(&g_lock);
+            return e;
+        }
+    }
+    pthread_mutex_unlock(&g_lock);
+
+    if ((data = read_file(path, &len)) == NULL) {
+        *ret = RET_FILE_READ;
+        return NULL;
+    }
+    e = kent_get(ctx, kind, data, len);
+    swi_wipe_free(data, len);
+    if (e == NULL) {
+        *ret = RET_ERR;
+        return NULL;
+    }
+    /* Remembered only when the file did not change while it was read. */
+    if (stat(path, &st2) != 0 || !same_stat(&st, &st2) ||
+        (fresh = calloc(1, sizeof(*fresh))) == NULL)
+        return e;
+    if ((fresh->path = strdup(path)) == NULL) {
+        free(fresh);
+        return e;
+    }
+    fresh->kind = kind;
+    fresh->st = st;
+    fresh->e = e;
+    pthread_mutex_lock(&g_lock);
+    e->refs++; /* the entry's */
+    for (pp = &g_files; *pp != NULL;) {
+        f = *pp;
+        if (f->kind == kind && strcmp(f->path, path) == 0) {
+            *pp = f->next; /* the same file as it was before */
+            f->next = drop;
+            drop = f;
+            g_nfiles--;
+        } else {
+            pp = &f->next;
+        }
+    }
+    if (g_nfiles >= KEYCACHE_MAX) {
+        for (pp = &g_files; *pp != NULL; pp = &(*pp)->next)
+            if (oldest == NULL || (*pp)->used < (*oldest)->used)
+                oldest = pp;
+        f = *oldest;
+        *oldest = f->next;
+        f->next = drop;
+        drop = f;
+        g_nfiles--;
+    }
+    fresh->used = ++g_tick;
+    fresh->next = g_files;
+    g_files = fresh;
+    g_nfiles++;
+    pthread_mutex_unlock(&g_lock);
+    fent_free(drop); /* kent_put takes g_lock */
+    return e;
 }
 
 /* --- the verifier (x5u fetching and the certificate cache) --------------------------------- */
@@ -996,8 +1123,6 @@ static int check_jwt(sw_ctx *ctx, const char *jwt, size_t n, int expire, const c
     struct kent *e = NULL;
     sw_cert *fetched = NULL;
     const sw_pubkey *pub;
-    char *data = NULL;
-    size_t dlen = 0;
     int ret;
 
     trim(&jwt, &n);
@@ -1018,10 +1143,8 @@ static int check_jwt(sw_ctx *ctx, const char *jwt, size_t n, int expire, const c
             if (*path != '/')
                 path = (path = strchr(path, '/')) != NULL ? path : "";
         }
-        if ((data = read_file(path, &dlen)) == NULL)
-            return RET_FILE_READ;
-        e = kent_get(ctx, K_PUBLIC, data, dlen);
-        free(data);
+        if ((e = kent_file(ctx, K_PUBLIC, path, &ret)) == NULL)
+            return ret;
     }
     if (fetched == NULL && e == NULL)
         return RET_ERR;
@@ -1172,19 +1295,16 @@ static int hand_over(char **outPtr, char *s, int ret)
     return ret;
 }
 
-static int sign_jwt(const char *hdr, const char *payload, const char *keytext, size_t keylen,
+/* Signs header.payload with the key e (a reference, handed over; NULL fails). */
+static int sign_jwt(sw_ctx *ctx, const char *hdr, const char *payload, struct kent *e,
                     char **outPtr)
 {
-    sw_ctx *ctx = tctx();
-    struct kent *e;
     const char *h = nz(hdr), *p = nz(payload);
     size_t hn = strlen(h), pn = strlen(p), n;
     unsigned char sig[64];
     char *out;
 
-    if (ctx == NULL || (e = kent_get(ctx, K_PRIVATE, keytext, keylen)) == NULL)
-        return hand_over(outPtr, NULL, 0);
-    if (e->ret != RET_OK) {
+    if (ctx == NULL || e == NULL || e->ret != RET_OK) {
         kent_put(e);
         return hand_over(outPtr, NULL, 0);
     }
@@ -1211,35 +1331,38 @@ static int sign_jwt(const char *hdr, const char *payload, const char *keytext, s
 
 EXPORT int SecSIPIDSignJSONHP(char *headerJSON, char *payloadJSON, char *prvkeyPath, char **outPtr)
 {
-    size_t len = 0;
-    char *key = read_file(nz(prvkeyPath), &len);
+    sw_ctx *ctx = tctx();
     int ret;
+    struct kent *e = ctx != NULL ? kent_file(ctx, K_PRIVATE, nz(prvkeyPath), &ret) : NULL;
 
-    if (key == NULL)
-        return hand_over(outPtr, NULL, 0);
-    ret = sign_jwt(headerJSON, payloadJSON, key, len, outPtr);
-    swi_wipe_free(key, len);
-    return ret;
+    return sign_jwt(ctx, headerJSON, payloadJSON, e, outPtr);
 }
 
 EXPORT int SecSIPIDSignJSONHPPrvKey(char *headerJSON, char *payloadJSON, char *prvkeyData,
                                     char **outPtr)
 {
-    return sign_jwt(headerJSON, payloadJSON, nz(prvkeyData), strlen(nz(prvkeyData)), outPtr);
+    sw_ctx *ctx = tctx();
+    const char *k = nz(prvkeyData);
+    struct kent *e = ctx != NULL ? kent_get(ctx, K_PRIVATE, k, strlen(k)) : NULL;
+
+    return sign_jwt(ctx, headerJSON, payloadJSON, e, outPtr);
 }
 
-static int get_identity(const char *orig, const char *dest, const char *attest, const char *origid,
-                        const char *x5u, const char *keytext, size_t keylen, char **outPtr)
+/* A SHAKEN Identity signed with the key e (a reference, handed over); when e is NULL the
+ * answer is eret. */
+static int get_identity(sw_ctx *ctx, const char *orig, const char *dest, const char *attest,
+                        const char *origid, const char *x5u, struct kent *e, int eret,
+                        char **outPtr)
 {
-    sw_ctx *ctx = tctx();
-    struct kent *e;
     const char *dests[1];
     char *url = NULL, *out = NULL;
     sw_err err;
     int ret;
 
-    if (ctx == NULL || (e = kent_get(ctx, K_PRIVATE, keytext, keylen)) == NULL)
-        return hand_over(outPtr, NULL, RET_ERR);
+    if (ctx == NULL || e == NULL) {
+        kent_put(e);
+        return hand_over(outPtr, NULL, ctx == NULL ? RET_ERR : eret);
+    }
     if ((ret = e->ret) != RET_OK) {
         kent_put(e);
         return hand_over(outPtr, NULL, ret);
@@ -1279,22 +1402,21 @@ static int get_identity(const char *orig, const char *dest, const char *attest, 
 EXPORT int SecSIPIDGetIdentity(char *origTN, char *destTN, char *attestVal, char *origID,
                                char *x5uVal, char *prvkeyPath, char **outPtr)
 {
-    size_t len = 0;
-    char *key = read_file(nz(prvkeyPath), &len);
-    int ret;
+    sw_ctx *ctx = tctx();
+    int ret = RET_ERR;
+    struct kent *e = ctx != NULL ? kent_file(ctx, K_PRIVATE, nz(prvkeyPath), &ret) : NULL;
 
-    if (key == NULL)
-        return hand_over(outPtr, NULL, RET_FILE_READ);
-    ret = get_identity(origTN, destTN, attestVal, origID, x5uVal, key, len, outPtr);
-    swi_wipe_free(key, len);
-    return ret;
+    return get_identity(ctx, origTN, destTN, attestVal, origID, x5uVal, e, ret, outPtr);
 }
 
 EXPORT int SecSIPIDGetIdentityPrvKey(char *origTN, char *destTN, char *attestVal, char *origID,
                                      char *x5uVal, char *prvkeyData, char **outPtr)
 {
-    return get_identity(origTN, destTN, attestVal, origID, x5uVal, nz(prvkeyData),
-                        strlen(nz(prvkeyData)), outPtr);
+    sw_ctx *ctx = tctx();
+    const char *k = nz(prvkeyData);
+    struct kent *e = ctx != NULL ? kent_get(ctx, K_PRIVATE, k, strlen(k)) : NULL;
+
+    return get_identity(ctx, origTN, destTN, attestVal, origID, x5uVal, e, RET_ERR, outPtr);
 }
 
 /* --- the API: fetching -------------------------------------------------------------------- */

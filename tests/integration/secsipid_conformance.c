@@ -167,6 +167,35 @@ static int calls(void)
     rc = SecSIPIDGetIdentity("12025550100", "12025550199", "A", "", x5u, p("inter.crl"), &out);
     say("getid_keyfile_not_key", rc);
     free(out);
+    /* A key file replaced, in place and by rename: the next call signs with the new key
+     * (ours keeps parsed key files while stat() shows no change). */
+    {
+        char rot[1024], tmp[1024], *k1 = slurp(spkey), *k2 = slurp(p("notnauth.key"));
+        FILE *f;
+
+        snprintf(rot, sizeof(rot), "%s/rot.key", outdir);
+        snprintf(tmp, sizeof(tmp), "%s/rot.tmp", outdir);
+        spit("rot.key", k1);
+        rc = SecSIPIDGetIdentity("12025550100", "12025550199", "A", "", x5u, rot, &out);
+        say("keyfile_first", SecSIPIDCheckFull(out, rc, 60, sppem, 5));
+        free(out);
+        usleep(30000); /* past the file system's timestamp granularity */
+        if ((f = fopen(rot, "r+")) != NULL) {
+            fputs(k2, f);
+            fclose(f);
+        }
+        rc = SecSIPIDGetIdentity("12025550100", "12025550199", "A", "", x5u, rot, &out);
+        say("keyfile_inplace_old_key", SecSIPIDCheckFull(out, rc, 60, sppem, 5));
+        say("keyfile_inplace_new_key", SecSIPIDCheckFull(out, rc, 60, p("notnauth.pem"), 5));
+        free(out);
+        spit("rot.tmp", k1);
+        rename(tmp, rot);
+        rc = SecSIPIDGetIdentity("12025550100", "12025550199", "A", "", x5u, rot, &out);
+        say("keyfile_renamed", SecSIPIDCheckFull(out, rc, 60, sppem, 5));
+        free(out);
+        free(k1);
+        free(k2);
+    }
     spit("garbage.key", "not a key\n");
     snprintf(buf, sizeof(buf), "%s/garbage.key", outdir);
     rc = SecSIPIDGetIdentity("12025550100", "12025550199", "A", "", x5u, buf, &out);
