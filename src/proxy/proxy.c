@@ -744,6 +744,7 @@ static void forward_request(const struct sw_proxy_env *env, struct sw_job *job, 
     o->len = sip_splice(m->buf, m->len, ed, out, SW_OUT_MAX);
     if (o->len == (size_t)-1)
         goto too_many_edits;
+    o->trunk = trunk;
     limit = out_transport == SW_UDP ? umax : SIP_MAX_MSG;
     if (o->len > limit) {
         sw_addr_ip((const struct sockaddr *)&job->src, src_ip, sizeof(src_ip), &src_port);
@@ -764,7 +765,6 @@ static void forward_request(const struct sw_proxy_env *env, struct sw_job *job, 
         return;
     }
     o->act = SW_ACT_FORWARD;
-    o->trunk = trunk;
     memcpy(&o->dst, &trunk->next_hop.addr, trunk->next_hop.addrlen);
     o->dstlen = trunk->next_hop.addrlen;
     o->transport = out_transport;
