@@ -27,6 +27,11 @@
     X(replied_482, "requests answered 482 (loop)")                                                 \
     X(replied_483, "requests answered 483 (Max-Forwards 0)")                                       \
     X(replied_500, "requests answered 500 (more edits than we allow)")                             \
+    X(replied_505, "requests answered 505 (SIP version other than 2.0)")                           \
+    X(replied_416, "requests answered 416 (Request-URI scheme not sip, sips or tel)")              \
+    X(replied_420, "requests answered 420 (Proxy-Require names an extension we lack)")             \
+    X(replied_513, "requests answered 513 (too large for every transport the next hop takes)")     \
+    X(dropped_bad_next_via, "responses dropped: next Via names a broadcast or multicast address")  \
     X(replied_by_filter, "requests answered by a filter (reject)")                                 \
     X(dropped_malformed, "messages dropped as malformed")                                          \
     X(dropped_no_trunk, "requests from a source that matches no trunk")                            \

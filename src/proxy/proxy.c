@@ -64,6 +64,13 @@ static int is_us(const struct sw_proxy_env *env, const char *host, int port)
     return strcasecmp(host, env->host) == 0 && (port == 0 ? 5060 : port) == env->port;
 }
 
+/* RFC 3261 section 25.1 token characters: alphanumerics and -.!%*_+`'~ */
+static int is_token_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c != '\0' && strchr("-.!%*_+`'~", c) != NULL);
+}
+
 static const char *transport_name(int transport)
 {
     return transport == SW_TCP ? "TCP" : "UDP";
@@ -318,22 +325,14 @@ static int mark_received(const struct sip_msg *m, const struct sip_hdr *top,
     return 0;
 }
 
-/* Removes the top Route value when it names us (loose routing, RFC 3261 16.4). */
-static int pop_our_route(const struct sw_proxy_env *env, const struct sip_msg *m,
-                         struct sip_edits *ed)
+/* Whether the Route value val[0..n) names us (a copy goes to libosip2's parser). */
+static int route_is_us(const struct sw_proxy_env *env, const char *val, size_t n)
 {
-    const struct sip_hdr *h = sip_hdr_find(m, SH_ROUTE, 0);
-    const char *val;
-    size_t n, i, comma;
     char copy[1024];
     osip_route_t *r = NULL;
     int ours = 0, port;
 
-    if (h == NULL)
-        return 0;
-    val = m->buf + h->value_off;
-    n = sip_first_value(val, h->value_len, 1, &comma);
-    if (n >= sizeof(copy))
+    if (n == 0 || n >= sizeof(copy))
         return 0;
     memcpy(copy, val, n);
     copy[n] = '\0';
@@ -344,13 +343,133 @@ static int pop_our_route(const struct sw_proxy_env *env, const struct sip_msg *m
         ours = is_us(env, r->url->host, port);
     }
     osip_route_free(r);
-    if (!ours)
+    return ours;
+}
+
+/*
+ * Removes the top Route values that name us (loose routing, RFC 3261 16.4): one, or two
+ * when we put a double Record-Route in the dialog (RFC 5658: one entry per side, each
+ * with its transport). The values may share a line or sit on two lines; a line whose
+ * values all go is deleted whole, else only its leading values and their commas.
+ */
+static int pop_our_route(const struct sw_proxy_env *env, const struct sip_msg *m,
+                         struct sip_edits *ed)
+{
+    struct {
+        const struct sip_hdr *h;
+        size_t end; /* bytes of the value to delete, from value_off */
+        int all;    /* every value of the line goes */
+    } cut[2];
+    const struct sip_hdr *h;
+    size_t idx = 0, off = 0, ncut = 0, popped, n, comma, i;
+    int ours;
+
+    for (popped = 0; popped < 2 && (h = sip_hdr_find(m, SH_ROUTE, idx)) != NULL; popped++) {
+        const char *val = m->buf + h->value_off;
+
+        n = sip_first_value(val + off, h->value_len - off, 1, &comma);
+        if ((ours = route_is_us(env, val + off, n)) < 0)
+            return -1;
+        if (!ours)
+            break;
+        if (ncut == 0 || cut[ncut - 1].h != h)
+            cut[ncut++].h = h;
+        if (off + comma >= h->value_len) { /* the line's last value */
+            cut[ncut - 1].all = 1;
+            idx++;
+            off = 0;
+            continue;
+        }
+        for (i = off + comma + 1; i < h->value_len && (val[i] == ' ' || val[i] == '\t' ||
+                                                       val[i] == '\r' || val[i] == '\n');)
+            i++;
+        cut[ncut - 1].all = 0;
+        cut[ncut - 1].end = i;
+        off = i;
+    }
+    for (i = 0; i < ncut; i++) {
+        int rc = cut[i].all ? sip_edit_delete(ed, cut[i].h->line_off, cut[i].h->line_len)
+                            : sip_edit_delete(ed, cut[i].h->value_off, cut[i].end);
+        if (rc != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/*
+ * RFC 3261 16.3 steps 1 and 2 for the Request-URI, which we carry but never route on: it
+ * must not be in <> (section 8.1.1.1; RFC 4475 3.1.2.7), a sip: or sips: URI must not
+ * carry headers (section 19.1.5: "?" after the host part; RFC 4475 3.1.2.11), and its
+ * scheme must be one we know (416; RFC 4475 3.3.2, 3.3.3). Returns 0, or the status with
+ * its reason phrase. A '?' before the last '@' is part of the user (RFC 4475 3.1.1.2).
+ */
+static int check_ruri(const struct sip_msg *m, const char **reason)
+{
+    const char *u = m->buf + m->ruri_off, *at, *q;
+    size_t n = m->ruri_len, s;
+
+    if (u[0] == '<') {
+        *reason = "Bad Request-URI";
+        return 400;
+    }
+    if (n > 4 && strncasecmp(u, "sip:", 4) == 0)
+        s = 4;
+    else if (n > 5 && strncasecmp(u, "sips:", 5) == 0)
+        s = 5;
+    else if (n > 4 && strncasecmp(u, "tel:", 4) == 0)
         return 0;
-    if (comma >= h->value_len) /* the only value: the whole line goes */
-        return sip_edit_delete(ed, h->line_off, h->line_len);
-    for (i = comma + 1; i < h->value_len && (val[i] == ' ' || val[i] == '\t'); i++)
-        ;
-    return sip_edit_delete(ed, h->value_off, i);
+    else {
+        *reason = "Unsupported URI Scheme";
+        return 416;
+    }
+    for (at = u + s, q = u + s; (q = memchr(q, '@', (size_t)(u + n - q))) != NULL; q++)
+        at = q + 1;
+    if (memchr(at, '?', (size_t)(u + n - at)) != NULL) {
+        *reason = "Bad Request-URI";
+        return 400;
+    }
+    return 0;
+}
+
+/*
+ * RFC 3261 16.3 step 5: every option tag of every Proxy-Require line is one we do not
+ * support (a bump in the wire implements no extension a proxy must know). Writes
+ * "Unsupported: tag, tag\r\n" into out for the 420 and returns 1; 0 when none is listed.
+ */
+static int proxy_required(const struct sip_msg *m, char *out, size_t size)
+{
+    const struct sip_hdr *h;
+    size_t i, o = 0, k;
+    int tags = 0, n;
+
+    if ((h = sip_hdr_find(m, SH_PROXY_REQUIRE, 0)) == NULL)
+        return 0; /* the common case: one look at the header table */
+    n = snprintf(out, size, "Unsupported: ");
+    o = (size_t)n;
+    for (i = 0; (h = sip_hdr_find(m, SH_PROXY_REQUIRE, i)) != NULL; i++) {
+        const char *v = m->buf + h->value_off;
+        size_t a = 0;
+        while (a < h->value_len) {
+            size_t b = a;
+            while (b < h->value_len && v[b] != ',')
+                b++;
+            for (k = a; k < b && strchr(" \t\r\n", v[k]) != NULL; k++)
+                ;
+            a = k;
+            for (k = b; k > a && strchr(" \t\r\n", v[k - 1]) != NULL; k--)
+                ;
+            if (k > a && o + (k - a) + 4 < size) {
+                n = snprintf(out + o, size - o, "%s%.*s", tags ? ", " : "", (int)(k - a), v + a);
+                o += (size_t)n;
+                tags++;
+            }
+            a = b + 1;
+        }
+    }
+    if (tags == 0)
+        return 0;
+    snprintf(out + o, size - o, "\r\n");
+    return 1;
 }
 
 static int dialog_creating(const struct sip_msg *m)
@@ -412,8 +531,9 @@ static void handle_request(const struct sw_proxy_env *env, struct sw_job *job,
     const struct sw_trunk *trunk;
     const struct sip_hdr *topvia, *h;
     struct sip_via v;
-    char src_ip[64], rhost[256];
-    int src_port, mf, is_ack = sip_is_method(m, "ACK");
+    char src_ip[64], rhost[256], unsupported[600];
+    const char *reason;
+    int src_port, mf, status, is_ack = sip_is_method(m, "ACK");
 
     st->requests++;
     sw_addr_ip(rx->src, src_ip, sizeof(src_ip), &src_port);
@@ -446,6 +566,24 @@ static void handle_request(const struct sw_proxy_env *env, struct sw_job *job,
         reply(env, m->buf, m->len, rx->src, rx->srclen, rx->transport, 400, "Bad Via", NULL, out, o,
               st);
         st->replied_400++;
+        return;
+    }
+    /* RFC 3261 16.3 steps 1 and 2: a Request-URI we can carry (400 / 416) */
+    if ((status = check_ruri(m, &reason)) != 0) {
+        snprintf(o->why, sizeof(o->why), "%.*s from %s:%d: Request-URI %.80s: %s",
+                 (int)m->method_len, m->buf + m->method_off, src_ip, src_port,
+                 m->ruri_len < 80 ? m->buf + m->ruri_off : "(long)", reason);
+        if (is_ack) {
+            o->act = SW_ACT_DROP;
+            st->dropped_malformed++;
+            return;
+        }
+        reply(env, m->buf, m->len, rx->src, rx->srclen, rx->transport, status, reason, NULL, out, o,
+              st);
+        if (status == 416)
+            st->replied_416++;
+        else
+            st->replied_400++;
         return;
     }
     mf = sip_max_forwards(m);
@@ -482,6 +620,21 @@ static void handle_request(const struct sw_proxy_env *env, struct sw_job *job,
         return;
     }
 
+    /* RFC 3261 16.3 step 5: we support no extension a proxy must know of */
+    if (proxy_required(m, unsupported, sizeof(unsupported))) {
+        snprintf(o->why, sizeof(o->why), "%.*s from %s:%d requires what we lack (%.120s)",
+                 (int)m->method_len, m->buf + m->method_off, src_ip, src_port, unsupported);
+        if (is_ack) {
+            o->act = SW_ACT_DROP;
+            st->dropped_malformed++;
+            return;
+        }
+        reply(env, m->buf, m->len, rx->src, rx->srclen, rx->transport, 420, "Bad Extension",
+              unsupported, out, o, st);
+        st->replied_420++;
+        return;
+    }
+
     sw_job_start(job, env->cfg, trunk, rx->src, rx->srclen, rx->transport, rx->now, env->ctx,
                  env->waitq, st);
     job->verbose = env->verbose;
@@ -511,11 +664,43 @@ too_many_edits:
     st->replied_500++;
 }
 
+/* The largest UDP payload toward that address: 65535 less the IP and UDP headers. */
+static size_t udp_max(const struct sockaddr_storage *a)
+{
+    return a->ss_family == AF_INET6 ? 65535 - 8 : 65535 - 20 - 8;
+}
+
+static const char *transport_param(int transport)
+{
+    return transport == SW_TCP ? "tcp" : "udp";
+}
+
+/*
+ * Our Record-Route lines for a request that came in over in and goes out over out. One
+ * line when both sides use one transport (";transport=tcp" when that is TCP, as before);
+ * two when they differ (RFC 5658 double Record-Route): the entry facing the next hop
+ * first, then the one facing the previous hop, each naming its transport, so that
+ * in-dialog requests from either side reach us over the transport that side uses.
+ * Returns the length written (snprintf's: measure with size 0).
+ */
+static int record_route_lines(const char *host, int port, int in, int out, char *buf, size_t size)
+{
+    if (in == out)
+        return snprintf(buf, size, "Record-Route: <sip:%s:%d;lr%s>\r\n", host, port,
+                        in == SW_TCP ? ";transport=tcp" : "");
+    return snprintf(buf, size,
+                    "Record-Route: <sip:%s:%d;lr;transport=%s>\r\n"
+                    "Record-Route: <sip:%s:%d;lr;transport=%s>\r\n",
+                    host, port, transport_param(out), host, port, transport_param(in));
+}
+
 /*
  * After the chain: the transport toward the next hop, our Via and Record-Route, the
  * splice. The transport is as configured, except that a request over 1300 bytes leaves
  * UDP for TCP where the hop takes TCP (RFC 3261 18.1.1), unless the trunk prefers
- * fragmented UDP.
+ * fragmented UDP, and one larger than a UDP datagram can hold always does. A request
+ * that fits no transport the hop takes (over a UDP datagram toward a UDP-only hop, or
+ * over SIP_MAX_MSG, the most we ourselves accept, on TCP) is answered 513.
  */
 static void forward_request(const struct sw_proxy_env *env, struct sw_job *job, char *out,
                             struct sw_out *o, struct sw_stats *st)
@@ -525,10 +710,10 @@ static void forward_request(const struct sw_proxy_env *env, struct sw_job *job, 
     const struct sip_hdr *topvia = sip_hdr_find(m, SH_VIA, 0);
     struct sip_edits *ed = &job->edits;
     const char *branch = job->route.branch;
-    char host[300], src_ip[64];
-    int out_transport = trunk->next_hop.transport, src_port;
+    char host[300], src_ip[64], rrbuf[700];
+    int out_transport = trunk->next_hop.transport, src_port, n;
     int rr = trunk->record_route && dialog_creating(m);
-    size_t i, grow;
+    size_t i, grow, limit, umax = udp_max(&trunk->next_hop.addr);
     long delta = 0;
 
     for (i = 0; i < ed->n; i++)
@@ -538,11 +723,10 @@ static void forward_request(const struct sw_proxy_env *env, struct sw_job *job, 
     delta +=
         snprintf(NULL, 0, "Via: SIP/2.0/UDP %s:%d;branch=%s;rport\r\n", host, env->port, branch);
     if (rr)
-        delta += snprintf(NULL, 0, "Record-Route: <sip:%s:%d;lr%s>\r\n", host, env->port,
-                          job->transport == SW_TCP ? ";transport=tcp" : "");
+        delta += record_route_lines(host, env->port, job->transport, out_transport, NULL, 0);
     grow = (size_t)((long)m->len + delta);
-    if (out_transport == SW_UDP && grow > SW_UDP_MTU_LIMIT && trunk->next_hop.tcp_capable &&
-        !trunk->udp_fragment) {
+    if (out_transport == SW_UDP && trunk->next_hop.tcp_capable &&
+        ((grow > SW_UDP_MTU_LIMIT && !trunk->udp_fragment) || grow > umax)) {
         out_transport = SW_TCP;
         st->sent_tcp_for_size++;
     }
@@ -551,16 +735,36 @@ static void forward_request(const struct sw_proxy_env *env, struct sw_job *job, 
         goto too_many_edits;
     if (rr) {
         const struct sip_hdr *rrh = sip_hdr_find(m, SH_RECORD_ROUTE, 0);
-        if (sip_edit_insertf(ed, rrh ? rrh->line_off : topvia->line_off,
-                             "Record-Route: <sip:%s:%d;lr%s>\r\n", host, env->port,
-                             job->transport == SW_TCP ? ";transport=tcp" : "") != 0)
+        n = record_route_lines(host, env->port, job->transport, out_transport, rrbuf,
+                               sizeof(rrbuf));
+        if (n < 0 || (size_t)n >= sizeof(rrbuf) ||
+            sip_edit_insert(ed, rrh ? rrh->line_off : topvia->line_off, rrbuf, (size_t)n) != 0)
             goto too_many_edits;
     }
     o->len = sip_splice(m->buf, m->len, ed, out, SW_OUT_MAX);
     if (o->len == (size_t)-1)
         goto too_many_edits;
-    o->act = SW_ACT_FORWARD;
     o->trunk = trunk;
+    limit = out_transport == SW_UDP ? umax : SIP_MAX_MSG;
+    if (o->len > limit) {
+        sw_addr_ip((const struct sockaddr *)&job->src, src_ip, sizeof(src_ip), &src_port);
+        snprintf(o->why, sizeof(o->why),
+                 "%.*s from %s:%d (trunk %s) would leave at %zu bytes, over the %zu that %s "
+                 "toward %s allows",
+                 (int)m->method_len, m->buf + m->method_off, src_ip, src_port, trunk->name, o->len,
+                 limit, transport_name(out_transport), trunk->next_hop.uri);
+        if (sip_is_method(m, "ACK")) {
+            o->act = SW_ACT_DROP;
+            o->len = 0;
+            st->dropped_malformed++;
+            return;
+        }
+        reply(env, m->buf, m->len, (const struct sockaddr *)&job->src, job->srclen, job->transport,
+              513, "Message Too Large", NULL, out, o, st);
+        st->replied_513++;
+        return;
+    }
+    o->act = SW_ACT_FORWARD;
     memcpy(&o->dst, &trunk->next_hop.addr, trunk->next_hop.addrlen);
     o->dstlen = trunk->next_hop.addrlen;
     o->transport = out_transport;
@@ -661,6 +865,31 @@ static void run_response(const struct sw_proxy_env *env, struct sw_job *job, cha
     }
 }
 
+/*
+ * Whether a response must not go to that address: unspecified, multicast, the limited
+ * broadcast (inside 240.0.0.0/4, reserved), and their IPv4-mapped IPv6 forms. A
+ * subnet's directed broadcast cannot be told from a host here; the kernel refuses it
+ * without SO_BROADCAST.
+ */
+static int not_unicast(const struct sockaddr_storage *a)
+{
+    const unsigned char *b;
+
+    if (a->ss_family == AF_INET) {
+        b = (const unsigned char *)&((const struct sockaddr_in *)a)->sin_addr;
+    } else if (a->ss_family == AF_INET6) {
+        const struct in6_addr *v6 = &((const struct sockaddr_in6 *)a)->sin6_addr;
+        if (IN6_IS_ADDR_MULTICAST(v6) || IN6_IS_ADDR_UNSPECIFIED(v6))
+            return 1;
+        if (!IN6_IS_ADDR_V4MAPPED(v6))
+            return 0;
+        b = v6->s6_addr + 12;
+    } else {
+        return 1;
+    }
+    return (b[0] == 0 && b[1] == 0 && b[2] == 0 && b[3] == 0) || b[0] >= 224;
+}
+
 static void handle_response(const struct sw_proxy_env *env, struct sw_job *job,
                             const struct sw_rx *rx, char *out, struct sw_out *o,
                             struct sw_stats *st)
@@ -709,6 +938,14 @@ static void handle_response(const struct sw_proxy_env *env, struct sw_job *job,
         st->dropped_not_ours++;
         return;
     }
+    if (not_unicast(&job->route.dst)) {
+        /* RFC 4475 3.3.10: a response is never sent to a broadcast or multicast address */
+        snprintf(o->why, sizeof(o->why),
+                 "%d response from %s:%d: next Via %.64s is not a unicast address", m->status,
+                 src_ip, src_port, nv.received[0] ? nv.received : nv.host);
+        st->dropped_bad_next_via++;
+        return;
+    }
     if (strcasecmp(nv.transport, "UDP") == 0)
         job->route.transport = SW_UDP;
     else if (strcasecmp(nv.transport, "TCP") == 0)
@@ -730,18 +967,35 @@ bad_next:
 
 /* --- entry ---------------------------------------------------------------------------- */
 
-/* Whether bytes that did not parse look like a request we could answer. */
-static int looks_like_request(const char *buf, size_t len)
+/*
+ * What to answer bytes that did not parse: 0 when nothing (a response, an ACK, no line
+ * end, or a first line that does not start with a method and a space), 505 when the
+ * request line names a SIP version other than 2.0 (RFC 3261 21.5.15; RFC 4475 3.1.2.16),
+ * else 400: every malformed request that can be answered gets one, white-space oddities
+ * in the request line included (RFC 4475 3.1.2.8 to 3.1.2.10). reply() still drops one
+ * without a Via.
+ */
+static int malformed_status(const char *buf, size_t len)
 {
-    const char *eol = memchr(buf, '\n', len);
-    size_t n;
+    const char *eol = memchr(buf, '\n', len), *sp, *v;
+    size_t n, i;
 
-    if (eol == NULL || (size_t)(eol - buf) < 12 || strncmp(buf, "SIP/", 4) == 0)
+    if (eol == NULL || len < 4 || strncasecmp(buf, "SIP/", 4) == 0 || strncmp(buf, "ACK ", 4) == 0)
         return 0;
     n = (size_t)(eol - buf);
-    if (buf[n - 1] == '\r')
+    for (i = 0; i < n && is_token_char(buf[i]); i++)
+        ;
+    if (i == 0 || i == n || buf[i] != ' ')
+        return 0;
+    while (n > 0 && (buf[n - 1] == '\r' || buf[n - 1] == ' ' || buf[n - 1] == '\t'))
         n--;
-    return n >= 7 && memcmp(buf + n - 7, "SIP/2.0", 7) == 0 && strncmp(buf, "ACK ", 4) != 0;
+    for (sp = buf + n; sp > buf && sp[-1] != ' ' && sp[-1] != '\t'; sp--)
+        ;
+    v = sp;
+    if ((size_t)(buf + n - v) > 4 && strncasecmp(v, "SIP/", 4) == 0 &&
+        !((size_t)(buf + n - v) == 7 && strncasecmp(v, "SIP/2.0", 7) == 0))
+        return 505;
+    return 400;
 }
 
 void sw_proxy_handle(const struct sw_proxy_env *env, const struct sw_rx *rx, char *out,
@@ -750,6 +1004,7 @@ void sw_proxy_handle(const struct sw_proxy_env *env, const struct sw_rx *rx, cha
     /* the message's whole life, unless a filter parks it (then a heap copy takes over) */
     struct sw_job job;
     char err[160];
+    int status;
 
     memset(o, 0, sizeof(*o));
     o->act = SW_ACT_DROP;
@@ -759,11 +1014,13 @@ void sw_proxy_handle(const struct sw_proxy_env *env, const struct sw_rx *rx, cha
         int port;
         sw_addr_ip(rx->src, ip, sizeof(ip), &port);
         snprintf(o->why, sizeof(o->why), "malformed message from %s:%d: %s", ip, port, err);
-        if (looks_like_request(rx->buf, rx->len)) {
+        if ((status = malformed_status(rx->buf, rx->len)) != 0) {
             /* reply() counts the drop itself when no reply can be built */
-            reply(env, rx->buf, rx->len, rx->src, rx->srclen, rx->transport, 400, "Bad Request",
-                  NULL, out, o, st);
-            if (o->act == SW_ACT_REPLY)
+            reply(env, rx->buf, rx->len, rx->src, rx->srclen, rx->transport, status,
+                  status == 505 ? "Version Not Supported" : "Bad Request", NULL, out, o, st);
+            if (o->act == SW_ACT_REPLY && status == 505)
+                st->replied_505++;
+            else if (o->act == SW_ACT_REPLY)
                 st->replied_400++;
             return;
         }

@@ -120,8 +120,11 @@ enum sip_frame sip_frame(const char *buf, size_t len, size_t *n)
     hlen = headers_end(buf, len < SIP_MAX_MSG ? len : SIP_MAX_MSG);
     if (hlen == 0)
         return len >= SIP_MAX_MSG ? SIP_FRAME_NOT_SIP : SIP_FRAME_PARTIAL;
-    /* sip_parse() would refuse a NUL in the headers; refuse the stream now. */
-    if (memchr(buf, '\0', hlen) != NULL)
+    /*
+     * sip_parse() would refuse a NUL in the headers, except as the escaped octet of a
+     * quoted-pair (valid, RFC 4475 3.1.1.2): refuse the stream now in the other cases.
+     */
+    if (!sip_nul_quoted(buf, hlen))
         return SIP_FRAME_NOT_SIP;
     if (content_length(buf, hlen, &cl) < 0 || cl > SIP_MAX_MSG - hlen)
         return SIP_FRAME_NOT_SIP;

@@ -141,6 +141,8 @@ static enum sip_hdr_id hdr_id(const char *p, size_t n)
         if (name_is(p, n, "record-route"))
             return SH_RECORD_ROUTE;
         return SH_OTHER;
+    case 13:
+        return name_is(p, n, "proxy-require") ? SH_PROXY_REQUIRE : SH_OTHER;
     case 14:
         return name_is(p, n, "content-length") ? SH_CONTENT_LENGTH : SH_OTHER;
     case 19:
@@ -267,8 +269,8 @@ static int parse_cseq(struct sip_msg *m, const struct sip_hdr *h, char *err, siz
 /* The mandatory headers, the single-valued ones, CSeq and Content-Length. */
 static int check_headers(struct sip_msg *m, char *err, size_t errlen)
 {
-    size_t count[SH_CONTACT + 1] = {0};
-    const struct sip_hdr *first[SH_CONTACT + 1] = {NULL};
+    size_t count[SH_LAST + 1] = {0};
+    const struct sip_hdr *first[SH_LAST + 1] = {NULL};
     const struct sip_hdr *cl;
     unsigned long clen;
     size_t i, avail;
@@ -355,7 +357,7 @@ int sip_parse(struct sip_msg *m, const char *buf, size_t len, char *err, size_t 
             m->body_off = eol + 1;
             break;
         }
-        if (memchr(buf + pos, '\0', end - pos) != NULL)
+        if (memchr(buf + pos, '\0', end - pos) != NULL && !sip_nul_quoted(buf + pos, end - pos))
             return fail(err, errlen, "NUL byte in header line %zu", m->nhdrs + 1);
         if (is_ws(buf[pos])) {
             /* A folded line continues the previous header's line and value (7.3.1). */
@@ -799,6 +801,27 @@ int sip_hdr_tag(const struct sip_msg *m, const struct sip_hdr *h, char *out, siz
     }
     osip_from_free(f);
     return rc;
+}
+
+int sip_nul_quoted(const char *p, size_t n)
+{
+    size_t i;
+    int quoted = 0;
+
+    if (memchr(p, '\0', n) == NULL)
+        return 1;
+    for (i = 0; i < n; i++) {
+        if (p[i] == '\n') {
+            quoted = 0;
+        } else if (quoted && p[i] == '\\' && i + 1 < n && p[i + 1] != '\r' && p[i + 1] != '\n') {
+            i++; /* the escaped octet, NUL included */
+        } else if (p[i] == '"') {
+            quoted = !quoted;
+        } else if (p[i] == '\0') {
+            return 0;
+        }
+    }
+    return 1;
 }
 
 int sip_max_forwards(const struct sip_msg *m)

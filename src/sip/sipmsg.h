@@ -34,6 +34,8 @@ enum sip_hdr_id {
     SH_DATE,           /* Date */
     SH_PAI,            /* P-Asserted-Identity */
     SH_CONTACT,        /* Contact, m */
+    SH_PROXY_REQUIRE,  /* Proxy-Require */
+    SH_LAST = SH_PROXY_REQUIRE,
 };
 
 struct sip_hdr {
@@ -130,6 +132,12 @@ int sip_hdr_tag(const struct sip_msg *m, const struct sip_hdr *h, char *out, siz
  * is set to the offset of the separating comma, or n when there is none.
  */
 size_t sip_first_value(const char *p, size_t n, int angle, size_t *comma);
+/*
+ * Whether every NUL byte in p[0..n) is the escaped octet of a quoted-pair inside a quoted
+ * string ("\<NUL>" between double quotes: valid, RFC 3261 section 25.1; RFC 4475 3.1.1.2).
+ * Quote state restarts at each line end. 1 when p holds no NUL at all.
+ */
+int sip_nul_quoted(const char *p, size_t n);
 /* The Max-Forwards value, -1 when absent, -2 when not a number 0..255. */
 int sip_max_forwards(const struct sip_msg *m);
 

@@ -8,9 +8,11 @@
  *
  * The configuration is a real libconfig file loaded with sw_config_load: a "pbx" trunk
  * (10.0.0.1 -> 10.0.0.2, Record-Route), its "carrier" mirror (10.0.0.2 -> 10.0.0.1), a
- * "strip" trunk, a "sign" trunk with a key made fresh for the run, and two trunks whose next
- * hop also takes TCP (one of them preferring fragmented UDP). We are 192.0.2.1:5060.
+ * "strip" trunk, a "sign" trunk with a key made fresh for the run, and three trunks whose next
+ * hop also takes TCP (one of them preferring fragmented UDP, one with Record-Route). We are
+ * 192.0.2.1:5060.
  */
+#define _GNU_SOURCE /* memmem */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -55,7 +57,9 @@ static const char conf_fmt[] =
     "  { name = \"big\"; match = { source = [ \"10.0.0.5/32\" ]; };\n"
     "    next_hop = \"sip:10.0.0.2:5060\"; next_hop_tcp = true; },\n"
     "  { name = \"frag\"; match = { source = [ \"10.0.0.6/32\" ]; };\n"
-    "    next_hop = \"sip:10.0.0.2:5060\"; next_hop_tcp = true; udp_fragment = true; }\n"
+    "    next_hop = \"sip:10.0.0.2:5060\"; next_hop_tcp = true; udp_fragment = true; },\n"
+    "  { name = \"bigrr\"; match = { source = [ \"10.0.0.7/32\" ]; };\n"
+    "    next_hop = \"sip:10.0.0.2:5060\"; next_hop_tcp = true; record_route = true; }\n"
     ");\n";
 
 static int group_setup(void **unused)
@@ -276,7 +280,7 @@ static char *invite_of_size(size_t total)
 {
     const char *head = RLINE VIA_PBX "Max-Forwards: 70\r\n" FROM TO CALLID CSEQ CONTACT
                                      "Content-Type: application/sdp\r\n";
-    size_t fixed, body, i;
+    size_t fixed = 0, body = 0, i;
     char *msg, *b;
     int digits;
 
@@ -1139,6 +1143,284 @@ static void test_strip_trunk_strips(void **unused)
     free(want);
 }
 
+/* --- double Record-Route (RFC 5658) ------------------------------------------------------ */
+
+#define RR_US_UDP "Record-Route: <sip:" US ";lr;transport=udp>\r\n"
+#define RR_US_TCP "Record-Route: <sip:" US ";lr;transport=tcp>\r\n"
+
+/* TCP in, UDP out: two entries, the one facing the next hop (UDP) first. */
+static void test_double_record_route_tcp_in_udp_out(void **unused)
+{
+    struct sw_out o;
+    char branch[32], *via, *want;
+
+    handle_from(invite, "10.0.0.1", 5060, SW_TCP, &o);
+    assert_int_equal(o.act, SW_ACT_FORWARD);
+    assert_int_equal(o.transport, SW_UDP);
+    our_branch_of(&o, branch);
+    via = our_via(branch, "UDP");
+    want = fmt(RLINE "%s" RR_US_UDP RR_US_TCP VIA_PBX
+                     "Max-Forwards: 69\r\n" FROM TO CALLID CSEQ CONTACT NOBODY,
+               via);
+    assert_out(&o, want);
+    free(via);
+    free(want);
+}
+
+/* UDP in, TCP out because of the size: two entries, TCP (the next hop's side) first. */
+static void test_double_record_route_size_switch(void **unused)
+{
+    struct sw_out o;
+    char branch[32], *in, *via, *tmp, *want;
+
+    tmp = invite_of_size(1400);
+    in = via_host(tmp, "10.0.0.7");
+    free(tmp);
+    handle(in, "10.0.0.7", &o);
+    assert_int_equal(o.act, SW_ACT_FORWARD);
+    assert_int_equal(o.transport, SW_TCP);
+    our_branch_of(&o, branch);
+    tmp = our_via(branch, "TCP");
+    via = fmt("%s" RR_US_TCP RR_US_UDP, tmp);
+    free(tmp);
+    tmp = replace(in, "Max-Forwards: 70", "Max-Forwards: 69");
+    want = insert_before(tmp, "Via: SIP/2.0/UDP 10.0.0.7", via);
+    assert_out(&o, want);
+    assert_int_equal(st.sent_tcp_for_size, 1);
+    free(in);
+    free(via);
+    free(tmp);
+    free(want);
+}
+
+/* Same transport on both sides: still the one entry of before. */
+static void test_single_record_route_tcp_both_sides(void **unused)
+{
+    struct sw_out o;
+    char *tmp, *in;
+
+    tmp = invite_of_size(1400);
+    in = via_host(tmp, "10.0.0.7");
+    free(tmp);
+    handle_from(in, "10.0.0.7", 5060, SW_TCP, &o);
+    assert_int_equal(o.act, SW_ACT_FORWARD);
+    assert_int_equal(o.transport, SW_TCP);
+    assert_non_null(memmem(out, o.len, RR_US_TCP "Via:", strlen(RR_US_TCP "Via:")));
+    assert_null(memmem(out, o.len, "transport=udp", 13));
+    free(in);
+}
+
+/* An in-dialog request with our two entries, on two lines: both go, the rest stays. */
+static void test_route_double_ours_removed(void **unused)
+{
+    struct sw_out o;
+    char branch[32], *in, *via, *want;
+
+    in = replace(invite, "Max-Forwards: 70\r\n",
+                 "Max-Forwards: 70\r\nRoute: <sip:" US ";lr;transport=udp>\r\n"
+                 "Route: <sip:" US ";lr;transport=tcp>\r\nRoute: <sip:10.0.0.2;lr>\r\n");
+    handle(in, "10.0.0.1", &o);
+    assert_int_equal(o.act, SW_ACT_FORWARD);
+    our_branch_of(&o, branch);
+    via = our_via(branch, "UDP");
+    want = fmt(RLINE "%s" RR_US VIA_PBX "Max-Forwards: 69\r\n"
+                     "Route: <sip:10.0.0.2;lr>\r\n" FROM TO CALLID CSEQ CONTACT NOBODY,
+               via);
+    assert_out(&o, want);
+    free(in);
+    free(via);
+    free(want);
+}
+
+/* Our two entries on one line, alone or before another value; or split over two lines. */
+static void test_route_double_ours_removed_from_lists(void **unused)
+{
+    static const char *const routes[][2] = {
+        {"Route: <sip:" US ";lr;transport=tcp>, <sip:" US ";lr;transport=udp>\r\n", ""},
+        {"Route: <sip:" US ";lr;transport=tcp>, <sip:" US ";lr;transport=udp>, "
+         "<sip:10.0.0.2;lr>\r\n",
+         "Route: <sip:10.0.0.2;lr>\r\n"},
+        {"Route: <sip:" US ";lr;transport=tcp>\r\nRoute: <sip:" US
+         ";lr;transport=udp>,<sip:10.0.0.2;lr>\r\n",
+         "Route: <sip:10.0.0.2;lr>\r\n"},
+        /* only the top ones: ours further down is somebody else's business */
+        {"Route: <sip:10.0.0.2;lr>, <sip:" US ";lr>\r\n",
+         "Route: <sip:10.0.0.2;lr>, <sip:" US ";lr>\r\n"},
+    };
+    struct sw_out o;
+    char branch[32], *in, *via, *want, *mf;
+    size_t i;
+
+    for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        mf = fmt("Max-Forwards: 70\r\n%s", routes[i][0]);
+        in = replace(invite, "Max-Forwards: 70\r\n", mf);
+        handle(in, "10.0.0.1", &o);
+        assert_int_equal(o.act, SW_ACT_FORWARD);
+        our_branch_of(&o, branch);
+        via = our_via(branch, "UDP");
+        want = fmt(RLINE "%s" RR_US VIA_PBX
+                         "Max-Forwards: 69\r\n%s" FROM TO CALLID CSEQ CONTACT NOBODY,
+                   via, routes[i][1]);
+        assert_out(&o, want);
+        free(mf);
+        free(in);
+        free(via);
+        free(want);
+    }
+}
+
+/* --- 513 Message Too Large ------------------------------------------------------------------ */
+
+/* A signed 65000-byte INVITE toward a UDP-only hop fits no datagram: 513, not a send. */
+static void test_too_large_for_udp_513(void **unused)
+{
+    struct sw_out o;
+    char *tmp, *in;
+
+    tmp = invite_of_size(65000);
+    in = via_host(tmp, "10.0.0.4");
+    free(tmp);
+    handle(in, "10.0.0.4", &o);
+    if (o.act != SW_ACT_REPLY)
+        fail_msg("action %d, want a 513 reply", o.act);
+    assert_memory_equal(out, "SIP/2.0 513 Message Too Large\r\n", 31);
+    assert_dst(&o, "10.0.0.4", 5060);
+    assert_int_equal(st.replied_513, 1);
+    assert_int_equal(st.forwarded_requests, 0);
+    free(in);
+}
+
+/* Unsigned, the largest INVITE that still fits one datagram after our edits goes. */
+static void test_largest_udp_forwarded(void **unused)
+{
+    struct sw_out o;
+    char branch[32], *in;
+    size_t edits;
+
+    /* our Via, Record-Route, Max-Forwards 70 -> 69 */
+    in = invite_of_size(2000);
+    handle(in, "10.0.0.1", &o);
+    assert_int_equal(o.act, SW_ACT_FORWARD);
+    our_branch_of(&o, branch);
+    edits = o.len - 2000;
+    free(in);
+    in = invite_of_size(65507 - edits);
+    handle(in, "10.0.0.1", &o);
+    assert_int_equal(o.act, SW_ACT_FORWARD);
+    assert_int_equal(o.len, 65507);
+    free(in);
+    in = invite_of_size(65508 - edits);
+    handle(in, "10.0.0.1", &o);
+    assert_int_equal(o.act, SW_ACT_REPLY);
+    assert_int_equal(st.replied_513, 1);
+    free(in);
+}
+
+/* Over TCP nothing goes out larger than we ourselves accept (SIP_MAX_MSG): 513 back on TCP. */
+static void test_too_large_for_tcp_513(void **unused)
+{
+    struct sw_out o;
+    char *tmp, *in;
+
+    tmp = invite_of_size(65500);
+    in = via_host(tmp, "10.0.0.5");
+    free(tmp);
+    handle_from(in, "10.0.0.5", 5060, SW_TCP, &o);
+    if (o.act != SW_ACT_REPLY)
+        fail_msg("action %d (%zu bytes), want a 513 reply", o.act, o.len);
+    assert_memory_equal(out, "SIP/2.0 513 Message Too Large\r\n", 31);
+    assert_int_equal(o.transport, SW_TCP);
+    assert_int_equal(st.replied_513, 1);
+    free(in);
+}
+
+/* A trunk that prefers fragmented UDP still takes TCP past what a datagram holds. */
+static void test_udp_fragment_past_datagram_goes_tcp(void **unused)
+{
+    struct sw_out o;
+    char *tmp, *in;
+
+    tmp = invite_of_size(65450);
+    in = via_host(tmp, "10.0.0.6");
+    free(tmp);
+    handle(in, "10.0.0.6", &o);
+    assert_int_equal(o.act, SW_ACT_FORWARD);
+    assert_int_equal(o.transport, SW_TCP);
+    assert_true(o.len > 65507 && o.len <= SIP_MAX_MSG);
+    assert_int_equal(st.sent_tcp_for_size, 1);
+    free(in);
+}
+
+/* --- RFC 3261 16.3 answers ------------------------------------------------------------------ */
+
+/* Proxy-Require: 420 with every option listed in Unsupported; an ACK is never answered. */
+static void test_proxy_require_420(void **unused)
+{
+    struct sw_out o;
+    char *in, *tmp, *ack;
+
+    in = replace(invite, "Max-Forwards: 70\r\n",
+                 "Max-Forwards: 70\r\nProxy-Require: foo ,bar\r\nproxy-require: baz\r\n");
+    handle(in, "10.0.0.1", &o);
+    assert_int_equal(o.act, SW_ACT_REPLY);
+    assert_memory_equal(out, "SIP/2.0 420 Bad Extension\r\n", 27);
+    assert_non_null(memmem(out, o.len, "\r\nUnsupported: foo, bar, baz\r\n", 30));
+    assert_int_equal(st.replied_420, 1);
+    tmp = replace(in, "INVITE sip", "ACK sip");
+    ack = replace(tmp, "314159 INVITE", "314159 ACK");
+    free(tmp);
+    handle(ack, "10.0.0.1", &o);
+    assert_int_equal(o.act, SW_ACT_DROP);
+    assert_int_equal(st.replied_420, 1);
+    free(in);
+    free(ack);
+}
+
+/* tel: URIs are ours to carry; other schemes get 416, a <> Request-URI 400. */
+static void test_request_uri_schemes(void **unused)
+{
+    struct sw_out o;
+    char *in;
+
+    in = replace(invite, "INVITE sip:" DEST "@carrier.example.net", "INVITE tel:+" DEST);
+    handle(in, "10.0.0.1", &o);
+    assert_int_equal(o.act, SW_ACT_FORWARD);
+    free(in);
+    in = replace(invite, "INVITE sip:" DEST "@carrier.example.net", "INVITE im:" DEST "@x");
+    handle(in, "10.0.0.1", &o);
+    assert_int_equal(o.act, SW_ACT_REPLY);
+    assert_memory_equal(out, "SIP/2.0 416 ", 12);
+    free(in);
+    in = replace(invite, "INVITE sip:" DEST "@carrier.example.net",
+                 "INVITE <sip:" DEST "@carrier.example.net>");
+    handle(in, "10.0.0.1", &o);
+    assert_int_equal(o.act, SW_ACT_REPLY);
+    assert_memory_equal(out, "SIP/2.0 400 ", 12);
+    free(in);
+    /* a '?' in the user part is no header */
+    in = replace(invite, "INVITE sip:" DEST "@carrier.example.net",
+                 "INVITE sip:a?b@carrier.example.net;user=phone");
+    handle(in, "10.0.0.1", &o);
+    assert_int_equal(o.act, SW_ACT_FORWARD);
+    free(in);
+    assert_int_equal(st.replied_416, 1);
+    assert_int_equal(st.replied_400, 1);
+}
+
+/* A response whose next Via is multicast goes nowhere (counted). */
+static void test_response_to_multicast_dropped(void **unused)
+{
+    static const char resp[] =
+        "SIP/2.0 200 OK\r\n" OUR_VIA_LINE
+        "Via: SIP/2.0/UDP 224.0.1.75:5060;branch=z9hG4bK776asdhds\r\n" RESP_TAIL;
+    struct sw_out o;
+
+    handle(resp, "10.0.0.2", &o);
+    assert_int_equal(o.act, SW_ACT_DROP);
+    assert_int_equal(st.dropped_bad_next_via, 1);
+    assert_int_equal(st.forwarded_responses, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1181,6 +1463,18 @@ int main(void)
         cmocka_unit_test_setup(test_large_invite_udp_fragment, reset),
         cmocka_unit_test_setup(test_sign_trunk_signs, reset),
         cmocka_unit_test_setup(test_strip_trunk_strips, reset),
+        cmocka_unit_test_setup(test_double_record_route_tcp_in_udp_out, reset),
+        cmocka_unit_test_setup(test_double_record_route_size_switch, reset),
+        cmocka_unit_test_setup(test_single_record_route_tcp_both_sides, reset),
+        cmocka_unit_test_setup(test_route_double_ours_removed, reset),
+        cmocka_unit_test_setup(test_route_double_ours_removed_from_lists, reset),
+        cmocka_unit_test_setup(test_too_large_for_udp_513, reset),
+        cmocka_unit_test_setup(test_largest_udp_forwarded, reset),
+        cmocka_unit_test_setup(test_too_large_for_tcp_513, reset),
+        cmocka_unit_test_setup(test_udp_fragment_past_datagram_goes_tcp, reset),
+        cmocka_unit_test_setup(test_proxy_require_420, reset),
+        cmocka_unit_test_setup(test_request_uri_schemes, reset),
+        cmocka_unit_test_setup(test_response_to_multicast_dropped, reset),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

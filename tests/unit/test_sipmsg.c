@@ -567,6 +567,39 @@ static void refuses_nul_in_header(void **state)
     assert_string_equal(err, "NUL byte in header line 5");
 }
 
+/* RFC 4475 3.1.1.2: a NUL escaped by a quoted-pair inside a quoted string is valid. */
+static void accepts_nul_in_quoted_pair(void **state)
+{
+    static const char s[] =
+        "INVITE sip:b@x SIP/2.0\r\n"
+        "Via: SIP/2.0/UDP 192.0.2.1:5061;branch=z9hG4bK-1\r\n"
+        "From: <sip:+12025550100@example.com>;tag=a1\r\n"
+        "To: \"BEL:\\\a NUL:\\\0 DEL:\\\x7f\" <sip:+12025550199@example.com>\r\n"
+        "Call-ID: c1@192.0.2.1\r\nCSeq: 1 INVITE\r\n\r\n";
+
+    assert_int_equal(sip_parse(&msg, s, sizeof s - 1, err, sizeof err), 0);
+    assert_int_equal(msg.nhdrs, 5);
+}
+
+/* Only the escaped octet of a quoted-pair between quotes may be a NUL. */
+static void nul_quoted_rules(void **state)
+{
+    assert_int_equal(sip_nul_quoted("a\"b\\\0c\"", 7), 1);
+    assert_int_equal(sip_nul_quoted("abc", 3), 1);
+    assert_int_equal(sip_nul_quoted("a\\\0", 3), 0);     /* outside quotes */
+    assert_int_equal(sip_nul_quoted("\"a\0\"", 4), 0);   /* not escaped */
+    assert_int_equal(sip_nul_quoted("\"a\n\\\0", 5), 0); /* quotes end at a line end */
+}
+
+static void finds_proxy_require(void **state)
+{
+    static const char s[] =
+        "OPTIONS sip:b@x SIP/2.0\r\n" BASE_HDRS "CSeq: 1 OPTIONS\r\nPROXY-require: foo\r\n\r\n";
+
+    assert_int_equal(sip_parse(&msg, s, sizeof s - 1, err, sizeof err), 0);
+    assert_non_null(sip_hdr_find(&msg, SH_PROXY_REQUIRE, 0));
+}
+
 static void accepts_nul_in_body(void **state)
 {
     static const char s[] =
@@ -827,6 +860,9 @@ int main(void)
         cmocka_unit_test(accepts_128_headers),
         cmocka_unit_test(refuses_129_headers),
         cmocka_unit_test(refuses_nul_in_header),
+        cmocka_unit_test(accepts_nul_in_quoted_pair),
+        cmocka_unit_test(nul_quoted_rules),
+        cmocka_unit_test(finds_proxy_require),
         cmocka_unit_test(accepts_nul_in_body),
         cmocka_unit_test(refuses_message_over_max),
         cmocka_unit_test(refuses_bad_request_lines),
