@@ -364,9 +364,37 @@ static int conn_write_locked(struct conn *c, const char *buf, size_t len)
     return 0;
 }
 
-/* Sends over TCP to dst: on the connection to that peer, or a new one from this worker. */
+/* The open connection to key, locked (and the table unlocked), or NULL (table locked). */
+static struct conn *conn_find_locked(struct sw_net *net, const struct sockaddr_storage *key)
+{
+    struct conn *c;
+
+    for (c = net->conns[addr_bucket((const struct sockaddr *)key)]; c != NULL; c = c->hnext)
+        if (sw_addr_equal((struct sockaddr *)&c->peer, (const struct sockaddr *)key))
+            break;
+    if (c != NULL) {
+        pthread_mutex_lock(&c->lock);
+        pthread_mutex_unlock(&net->conns_lock);
+    }
+    return c;
+}
+
+static void set_port(struct sockaddr_storage *ss, int port)
+{
+    if (ss->ss_family == AF_INET)
+        ((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
+    else
+        ((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)port);
+}
+
+/*
+ * Sends over TCP to dst: on the open connection to that peer, or a new one from this
+ * worker. A response names the connection its request came in on (received:rport, RFC
+ * 3261 section 18.2.2); when that one is gone, connect_port (the Via's sent-by port,
+ * 0 = none) says where the peer listens: a connection to it is used or opened instead.
+ */
 static int tcp_send(struct worker *w, const struct sockaddr_storage *dst, socklen_t dstlen,
-                    const char *buf, size_t len)
+                    int connect_port, const char *buf, size_t len)
 {
     struct sw_net *net = w->net;
     struct sockaddr_storage key;
@@ -377,12 +405,12 @@ static int tcp_send(struct worker *w, const struct sockaddr_storage *dst, sockle
     memcpy(&key, dst, dstlen);
     sw_addr_normalise(&key, &keylen);
     pthread_mutex_lock(&net->conns_lock);
-    for (c = net->conns[addr_bucket((struct sockaddr *)&key)]; c != NULL; c = c->hnext)
-        if (sw_addr_equal((struct sockaddr *)&c->peer, (struct sockaddr *)&key))
-            break;
+    if ((c = conn_find_locked(net, &key)) == NULL && connect_port > 0 &&
+        connect_port != sw_addr_port((struct sockaddr *)&key)) {
+        set_port(&key, connect_port);
+        c = conn_find_locked(net, &key);
+    }
     if (c != NULL) {
-        pthread_mutex_lock(&c->lock);
-        pthread_mutex_unlock(&net->conns_lock);
         rc = conn_write_locked(c, buf, len);
         pthread_mutex_unlock(&c->lock);
         return rc;
@@ -511,7 +539,7 @@ static void act(struct worker *w, struct sw_out *o, char *out, int recv_fd, int 
     if (sw_log_level() >= LOG_DEBUG)
         sw_log(LOG_DEBUG, "%s: %s", o->act == SW_ACT_REPLY ? "replied" : "forwarded", o->why);
     if (o->transport == SW_TCP) {
-        if (tcp_send(w, &o->dst, o->dstlen, out, o->len) != 0) {
+        if (tcp_send(w, &o->dst, o->dstlen, o->connect_port, out, o->len) != 0) {
             char where[96];
             sw_addr_str((struct sockaddr *)&o->dst, where, sizeof(where));
             sw_log_limited(&w->lim, LOG_WARNING, "cannot send over TCP to %s", where);
