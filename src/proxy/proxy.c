@@ -460,9 +460,12 @@ static void handle_request(const struct sw_proxy_env *env, struct sw_job *job,
         return;
     }
     mf = sip_max_forwards(m);
-    if (mf == 0 || mf == -2) {
+    if (mf == 0 || mf <= -2) {
         snprintf(o->why, sizeof(o->why), "%s from %s:%d",
-                 mf == 0 ? "Max-Forwards 0" : "Max-Forwards not a number", src_ip, src_port);
+                 mf == 0    ? "Max-Forwards 0"
+                 : mf == -3 ? "Max-Forwards out of range (0..255)"
+                            : "Max-Forwards not a number",
+                 src_ip, src_port);
         if (is_ack) { /* nobody answers an ACK */
             o->act = SW_ACT_DROP;
             st->dropped_malformed++;

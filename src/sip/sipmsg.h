@@ -130,7 +130,10 @@ int sip_hdr_tag(const struct sip_msg *m, const struct sip_hdr *h, char *out, siz
  * is set to the offset of the separating comma, or n when there is none.
  */
 size_t sip_first_value(const char *p, size_t n, int angle, size_t *comma);
-/* The Max-Forwards value, -1 when absent, -2 when not a number 0..255. */
+/*
+ * The Max-Forwards value, -1 when absent, -2 when not a number, -3 when a number above
+ * 255 (out of RFC 3261's range).
+ */
 int sip_max_forwards(const struct sip_msg *m);
 
 #endif /* SW_SIPMSG_H */
