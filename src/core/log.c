@@ -53,7 +53,7 @@ int sw_log_level(void)
 
 static void vlog(int level, const char *fmt, va_list ap)
 {
-    char msg[1024];
+    char msg[2048]; /* the counter summary is one line */
     struct timespec ts;
     struct tm tm;
     char stamp[32];

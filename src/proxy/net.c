@@ -973,9 +973,15 @@ static void refused(struct worker *w, int why, const struct sockaddr_storage *pe
     r->since_log++;
     if (now < r->next_log)
         return;
-    sw_addr_str((const struct sockaddr *)peer, where, sizeof(where));
-    sw_log(LOG_WARNING, "refusing TCP connection from %s: %s (%llu refused for this in %d s)",
-           where, refusal_text(why), (unsigned long long)r->since_log, REFUSAL_LOG_SECS);
+    if (peer != NULL) {
+        sw_addr_str((const struct sockaddr *)peer, where, sizeof(where));
+        sw_log(LOG_WARNING,
+               "refusing TCP connection from %s: %s (more such refusals: one line per %d s)", where,
+               refusal_text(why), REFUSAL_LOG_SECS);
+    } else {
+        sw_log(LOG_WARNING, "refusing TCP connections: %s (more such refusals: one line per %d s)",
+               refusal_text(why), REFUSAL_LOG_SECS);
+    }
     r->since_log = 0;
     r->next_log = now + REFUSAL_LOG_SECS;
 }
@@ -1008,7 +1014,7 @@ static void refuse_no_fd(struct worker *w, struct item *it)
     struct sockaddr_storage peer;
     struct epoll_event ev = {.events = 0, .data.ptr = it};
     socklen_t len;
-    int fd, i;
+    int fd, i, had_spare = w->spare_fd >= 0;
 
     for (i = 0; i < 64 && w->spare_fd >= 0; i++) {
         close(w->spare_fd);
@@ -1022,11 +1028,8 @@ static void refuse_no_fd(struct worker *w, struct item *it)
         sw_addr_normalise(&peer, &len);
         refused(w, REF_NO_FD, &peer);
     }
-    if (i == 0) { /* no spare: nobody to name, but count the event */
-        memset(&peer, 0, sizeof(peer));
-        peer.ss_family = (sa_family_t)it->family;
-        refused(w, REF_NO_FD, &peer);
-    }
+    if (!had_spare) /* the connection stays in the backlog: count the event, name nobody */
+        refused(w, REF_NO_FD, NULL);
     epoll_ctl(w->epfd, EPOLL_CTL_MOD, it->fd, &ev);
     it->paused = 1;
     w->accept_resume_ms = mono_ms() + ACCEPT_PAUSE_MS;

@@ -14,6 +14,7 @@ Scenarios (--scenario):
             callee's BYE leaves on a new connection from an ephemeral port (Via port
             dead, no rport) and its 200 must come back on that connection
   tcp-tcp   both of the above sides together
+  udp-udp   both over UDP (a call that needs no new descriptor in stirwired)
   tcp-closed  the caller closes its connection after the INVITE and listens on its Via
             port: the responses must come on a new connection to that port
 """
@@ -251,7 +252,7 @@ def run(args):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--scenario", required=True,
-                    choices=["tcp-udp", "udp-tcp", "tcp-tcp", "tcp-closed"])
+                    choices=["tcp-udp", "udp-tcp", "tcp-tcp", "udp-udp", "tcp-closed"])
     ap.add_argument("--proxy", required=True)
     ap.add_argument("--caller-ip", required=True)
     ap.add_argument("--caller-port", type=int, default=0)
