@@ -41,6 +41,9 @@ struct sw_config *sw_config_new(void)
         return NULL;
     atomic_init(&cfg->refs, 1);
     cfg->max_parked = SW_DEFAULT_MAX_PARKED;
+    cfg->tcp_max_connections = SW_DEFAULT_TCP_MAX_CONNECTIONS;
+    cfg->tcp_max_per_source = SW_DEFAULT_TCP_MAX_PER_SOURCE;
+    cfg->tcp_partial_timeout = SW_DEFAULT_TCP_PARTIAL_TIMEOUT;
     return cfg;
 }
 

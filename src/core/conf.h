@@ -25,6 +25,10 @@
 
 #define SW_MAX_LISTEN 8
 #define SW_DEFAULT_MAX_PARKED 10000
+/* the tcp group's defaults */
+#define SW_DEFAULT_TCP_MAX_CONNECTIONS 20000
+#define SW_DEFAULT_TCP_MAX_PER_SOURCE 64
+#define SW_DEFAULT_TCP_PARTIAL_TIMEOUT 10
 
 struct sw_listen {
     struct sockaddr_storage addr; /* address and port to bind */
@@ -71,6 +75,11 @@ struct sw_config {
     int udp_rcvbuf; /* bytes, 0 = system default */
     int max_parked; /* messages a worker may hold parked at once */
     int any_domain; /* some trunk matches on the Request-URI host */
+    /* TCP limits (the tcp group) */
+    int tcp_max_connections;    /* open connections in all (accepted and opened) */
+    int tcp_max_per_source;     /* accepted connections from one address; 0 = no cap */
+    int tcp_partial_timeout;    /* seconds a message may stay half-received */
+    int tcp_trunk_sources_only; /* accept only from addresses in some trunk's match.source */
     struct sw_trunk *trunks;
     size_t ntrunks;
     struct sw_services *svc; /* borrowed */

@@ -39,6 +39,28 @@
     X(dropped_by_filter, "messages dropped by a filter")                                           \
     X(dropped_loop, "looped ACKs dropped")                                                         \
     X(sent_tcp_for_size, "requests sent over TCP because they grew past 1300 bytes")               \
+    X(sent_udp, "messages handed to the kernel over UDP")                                          \
+    X(sent_tcp, "messages written or queued on a TCP connection")                                  \
+    X(send_failed_msgsize, "sends failed: too large for the transport (EMSGSIZE)")                 \
+    X(send_failed_refused, "sends failed: connection refused (ECONNREFUSED)")                      \
+    X(send_failed_unreachable, "sends failed: host or network unreachable")                        \
+    X(send_failed_timeout, "sends failed: TCP connect timed out")                                  \
+    X(send_failed_no_fd, "sends failed: no descriptor for a new connection (EMFILE)")              \
+    X(send_failed_queue_full, "sends failed: the TCP connection's queue was full")                 \
+    X(send_failed_conn_lost, "sends failed: the TCP connection closed with them queued")           \
+    X(send_failed_other, "sends failed for another reason")                                        \
+    X(icmp_unreachable, "ICMP destination unreachable read from the UDP sockets")                  \
+    X(icmp_other, "other ICMP errors read from the UDP sockets")                                   \
+    X(tcp_accepted, "TCP connections accepted")                                                    \
+    X(tcp_connected, "TCP connections we opened")                                                  \
+    X(tcp_refused_limit, "TCP connections refused: tcp.max_connections reached")                   \
+    X(tcp_refused_per_source, "TCP connections refused: tcp.max_per_source reached")               \
+    X(tcp_refused_not_trunk, "TCP connections refused: source in no trunk")                        \
+    X(tcp_refused_no_fd, "TCP connections refused: out of descriptors (EMFILE)")                   \
+    X(tcp_closed_by_peer, "TCP connections closed by the peer")                                    \
+    X(tcp_closed_idle, "TCP connections closed after 900 s of silence")                            \
+    X(tcp_closed_not_sip, "TCP connections closed: the stream was not SIP")                        \
+    X(tcp_dropped_partial, "half-received messages dropped at tcp.partial_timeout")                \
     X(parked, "messages parked while a filter waited")                                             \
     X(resumed, "parked messages resumed")                                                          \
     X(park_refused, "waits refused because the worker's max_parked was reached")                   \

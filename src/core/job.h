@@ -46,7 +46,8 @@ struct sw_job_route {
     char branch[64];             /* our branch for a request */
     struct sockaddr_storage dst; /* a response's destination */
     socklen_t dstlen;
-    int transport; /* a response's transport */
+    int transport;    /* a response's transport */
+    int connect_port; /* TCP: the sent-by port, when the connection to dst is gone */
 };
 
 struct sw_job {

@@ -53,7 +53,7 @@ int sw_log_level(void)
 
 static void vlog(int level, const char *fmt, va_list ap)
 {
-    char msg[1024];
+    char msg[2048]; /* the counter summary is one line */
     struct timespec ts;
     struct tm tm;
     char stamp[32];
@@ -80,6 +80,18 @@ void sw_log(int level, const char *fmt, ...)
     va_start(ap, fmt);
     vlog(level, fmt, ap);
     va_end(ap);
+}
+
+void sw_log_limit_flush(struct sw_log_limit *lim)
+{
+    int64_t now = (int64_t)time(NULL);
+
+    if (lim->suppressed == 0 || now == lim->second)
+        return;
+    sw_log(LOG_NOTICE, "%u similar messages suppressed in the last second", lim->suppressed);
+    lim->second = now;
+    lim->used = 0;
+    lim->suppressed = 0;
 }
 
 void sw_log_limited(struct sw_log_limit *lim, int level, const char *fmt, ...)

@@ -28,5 +28,11 @@ struct sw_log_limit {
 };
 void sw_log_limited(struct sw_log_limit *lim, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/*
+ * Logs the "N similar messages suppressed" line of a past second that no later message
+ * has logged yet. The owner calls it from its periodic tick, so that the summary of a
+ * burst's end is never lost for want of a next line.
+ */
+void sw_log_limit_flush(struct sw_log_limit *lim);
 
 #endif /* SW_LOG_H */

@@ -39,12 +39,14 @@
 /* ---- the known keys ---------------------------------------------------------------- */
 
 static const char *const top_keys[] = {"listen",     "workers", "pid_file",   "user", "log",
-                                       "udp_rcvbuf", "trunks",  "max_parked", NULL};
+                                       "udp_rcvbuf", "trunks",  "max_parked", "tcp",  NULL};
 static const char *const listen_keys[] = {"address", "port", "transport", "advertise", NULL};
 static const char *const log_keys[] = {"syslog", "level", NULL};
 static const char *const trunk_keys[] = {"name",         "match",        "next_hop", "next_hop_tcp",
                                          "record_route", "udp_fragment", "filters",  NULL};
 static const char *const match_keys[] = {"source", "port", "domain", NULL};
+static const char *const tcp_keys[] = {"max_connections", "max_per_source", "partial_timeout",
+                                       "trunk_sources_only", NULL};
 
 /* host[:port] or [v6]:port, as put in Via and Record-Route; not resolved. */
 static int valid_hostport(const char *s)
@@ -222,6 +224,28 @@ static void parse_log(struct sw_cfg_errs *e, const config_setting_t *root, struc
                          "log: unknown level \"%s\" (known: error, warning, notice, info, debug)",
                          level);
     }
+}
+
+/*
+ * The tcp group: what one peer, and all of them, may hold of the daemon over TCP. Read at
+ * every load; the descriptor limit that max_connections implies is raised at start-up only.
+ */
+static void parse_tcp(struct sw_cfg_errs *e, const config_setting_t *root, struct sw_config *cfg)
+{
+    const config_setting_t *tcp = config_setting_get_member(root, "tcp");
+
+    if (tcp == NULL)
+        return;
+    if (config_setting_type(tcp) != CONFIG_TYPE_GROUP) {
+        sw_cfg_error(e, tcp,
+                     "tcp must be a group: { max_connections = 20000; max_per_source = 64; }");
+        return;
+    }
+    sw_cfg_check_keys(e, tcp, tcp_keys, NULL, "tcp");
+    sw_cfg_int(e, tcp, "max_connections", "tcp", 1, 1000000, &cfg->tcp_max_connections);
+    sw_cfg_int(e, tcp, "max_per_source", "tcp", 0, 1000000, &cfg->tcp_max_per_source);
+    sw_cfg_int(e, tcp, "partial_timeout", "tcp", 1, 3600, &cfg->tcp_partial_timeout);
+    sw_cfg_bool(e, tcp, "trunk_sources_only", "tcp", &cfg->tcp_trunk_sources_only);
 }
 
 static void parse_match(struct sw_cfg_errs *e, const config_setting_t *ts, struct sw_trunk *t)
@@ -474,6 +498,7 @@ static void parse_top(struct sw_cfg_errs *e, const config_setting_t *root, struc
     parse_log(e, root, cfg);
     sw_cfg_int(e, root, "udp_rcvbuf", "", 0, INT_MAX, &cfg->udp_rcvbuf);
     sw_cfg_int(e, root, "max_parked", "", 1, 1000000, &cfg->max_parked);
+    parse_tcp(e, root, cfg);
     parse_trunks(e, root, cfg);
 }
 

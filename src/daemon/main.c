@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -132,6 +133,40 @@ static int write_pid(const char *path)
     return close(fd);
 }
 
+/*
+ * Raises RLIMIT_NOFILE to what the configuration needs (tcp.max_connections and every
+ * worker's sockets), the hard limit too when we may (root, before dropping privileges).
+ * A limit we cannot raise is logged: the workers then refuse connections past what it
+ * leaves room for, rather than meet EMFILE.
+ */
+static void raise_nofile(const struct sw_config *cfg, int nworkers)
+{
+    long need = sw_net_fds_needed(cfg, nworkers);
+    struct rlimit rl, want;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
+        rl.rlim_cur >= (rlim_t)need)
+        return;
+    want.rlim_cur = (rlim_t)need;
+    want.rlim_max =
+        rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= (rlim_t)need ? rl.rlim_max : (rlim_t)need;
+    if (setrlimit(RLIMIT_NOFILE, &want) == 0) {
+        sw_log(LOG_INFO, "descriptor limit raised from %llu to %ld for tcp.max_connections %d",
+               (unsigned long long)rl.rlim_cur, need, cfg->tcp_max_connections);
+        return;
+    }
+    want.rlim_cur = rl.rlim_max;
+    want.rlim_max = rl.rlim_max;
+    if (rl.rlim_max > rl.rlim_cur && setrlimit(RLIMIT_NOFILE, &want) == 0)
+        rl.rlim_cur = rl.rlim_max;
+    sw_log(LOG_WARNING,
+           "cannot raise the descriptor limit to %ld (tcp.max_connections %d): it stays at %llu "
+           "(hard limit %llu); raise it (LimitNOFILE= in systemd, ulimit -n) or lower "
+           "tcp.max_connections",
+           need, cfg->tcp_max_connections, (unsigned long long)rl.rlim_cur,
+           (unsigned long long)rl.rlim_max);
+}
+
 static int same_listeners(const struct sw_config *a, const struct sw_config *b)
 {
     size_t i;
@@ -215,6 +250,7 @@ int main(int argc, char **argv)
     nworkers = cfg->workers > 0 ? cfg->workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (nworkers < 1)
         nworkers = 1;
+    raise_nofile(cfg, nworkers);
     if ((net = sw_net_bind(cfg, nworkers, errs, ERRBUF)) == NULL) {
         sw_log(LOG_ERR, "%s", errs);
         if (!foreground)

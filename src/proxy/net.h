@@ -22,6 +22,11 @@ struct sw_net;
  * returns NULL with a message naming the address in err.
  */
 struct sw_net *sw_net_bind(struct sw_config *cfg, int nworkers, char *err, size_t errlen);
+/*
+ * The file descriptors cfg needs with nworkers workers: tcp.max_connections, every
+ * worker's sockets, and some room; the daemon raises RLIMIT_NOFILE to it at start-up.
+ */
+long sw_net_fds_needed(const struct sw_config *cfg, int nworkers);
 /* Starts the workers. 0, or -1 with err. */
 int sw_net_start(struct sw_net *net, char *err, size_t errlen);
 /*

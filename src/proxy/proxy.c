@@ -301,14 +301,25 @@ static int looped(const struct sw_proxy_env *env, const struct sip_msg *m)
  * RFC 3261 section 18.2.1 and RFC 3581: the top Via gets received= when its host is not
  * the address the request came from, and rport gets the source port when it asks for it.
  * That is how the response finds its way back through NAT without any state here.
+ *
+ * Over TCP the source port goes into rport even when the client did not ask (Kamailio's
+ * force_rport): RFC 3261 section 18.2.2 sends the response back on the connection the
+ * request came in on, and a stateless proxy finds that connection again from the Via
+ * alone. A TCP client's port is ephemeral and its sent-by port is where it listens (or
+ * nothing at all), so without this its responses would go to the wrong port. The
+ * response side looks up the connection to received:rport and connects to the sent-by
+ * port only when that connection is gone (handle_response).
  */
 static int mark_received(const struct sip_msg *m, const struct sip_hdr *top,
-                         const struct sip_via *v, const char *src_ip, int src_port,
+                         const struct sip_via *v, const char *src_ip, int src_port, int transport,
                          struct sip_edits *ed)
 {
     const char *val = m->buf + top->value_off;
     size_t i, n = v->value_len;
 
+    if (v->rport < 0 && transport == SW_TCP &&
+        sip_edit_insertf(ed, top->value_off + n, ";rport=%d", src_port) != 0)
+        return -1;
     if (v->rport == 0) {
         for (i = 0; i + 6 <= n; i++) {
             if (strncasecmp(val + i, ";rport", 6) == 0 &&
@@ -587,9 +598,12 @@ static void handle_request(const struct sw_proxy_env *env, struct sw_job *job,
         return;
     }
     mf = sip_max_forwards(m);
-    if (mf == 0 || mf == -2) {
+    if (mf == 0 || mf <= -2) {
         snprintf(o->why, sizeof(o->why), "%s from %s:%d",
-                 mf == 0 ? "Max-Forwards 0" : "Max-Forwards not a number", src_ip, src_port);
+                 mf == 0    ? "Max-Forwards 0"
+                 : mf == -3 ? "Max-Forwards out of range (0..255)"
+                            : "Max-Forwards not a number",
+                 src_ip, src_port);
         if (is_ack) { /* nobody answers an ACK */
             o->act = SW_ACT_DROP;
             st->dropped_malformed++;
@@ -639,7 +653,7 @@ static void handle_request(const struct sw_proxy_env *env, struct sw_job *job,
                  env->waitq, st);
     job->verbose = env->verbose;
     our_branch(env, m, topvia, &v, job->route.branch, sizeof(job->route.branch));
-    if (mark_received(m, topvia, &v, src_ip, src_port, &job->edits) != 0 ||
+    if (mark_received(m, topvia, &v, src_ip, src_port, rx->transport, &job->edits) != 0 ||
         pop_our_route(env, m, &job->edits) != 0)
         goto too_many_edits;
     if (mf == -1) {
@@ -856,6 +870,7 @@ static void run_response(const struct sw_proxy_env *env, struct sw_job *job, cha
     memcpy(&o->dst, &job->route.dst, job->route.dstlen);
     o->dstlen = job->route.dstlen;
     o->transport = job->route.transport;
+    o->connect_port = job->route.transport == SW_TCP ? job->route.connect_port : 0;
     st->forwarded_responses++;
     if (env->verbose) {
         sw_addr_ip((const struct sockaddr *)&job->src, src_ip, sizeof(src_ip), &src_port);
@@ -928,8 +943,14 @@ static void handle_response(const struct sw_proxy_env *env, struct sw_job *job,
             sip_edit_delete(ed, top->line_off, top->line_len) != 0)
             goto bad_next;
     }
-    /* RFC 3581: received and rport, else the sent-by */
+    /*
+     * RFC 3581: received and rport, else the sent-by. Over TCP (RFC 3261 section 18.2.2)
+     * received:rport names the connection the request came in on (mark_received put the
+     * source port there); when it is no longer open, the response goes on a new
+     * connection to the sent-by port at the received address.
+     */
     port = nv.rport > 0 ? nv.rport : (nv.port ? nv.port : 5060);
+    job->route.connect_port = nv.port ? nv.port : 5060;
     if (sw_addr_from_ip(nv.received[0] ? nv.received : nv.host, port, &job->route.dst,
                         &job->route.dstlen) != 0) {
         snprintf(o->why, sizeof(o->why),

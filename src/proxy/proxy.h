@@ -60,6 +60,7 @@ struct sw_out {
     struct sockaddr_storage dst; /* where to */
     socklen_t dstlen;
     int transport;                /* SW_UDP or SW_TCP */
+    int connect_port;             /* TCP: no connection to dst open -> connect to this port */
     const struct sw_trunk *trunk; /* the trunk matched, or NULL */
     int park_refused;             /* a filter could not wait (max_parked): log a warning */
     char why[256];                /* for DROP and REPLY: one line for the log */

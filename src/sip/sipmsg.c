@@ -9,6 +9,7 @@
  * libosip2's header parsers (Via, From/To/P-Asserted-Identity, URIs) from a copy of the
  * value. Rule: nothing here may write to m->buf; every change goes through splice.h.
  */
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -831,7 +832,12 @@ int sip_max_forwards(const struct sip_msg *m)
 
     if (h == NULL)
         return -1;
-    if (!valid_hdr(m, h) || read_number(m->buf + h->value_off, h->value_len, 255, &v) < 0)
+    if (!valid_hdr(m, h) || read_number(m->buf + h->value_off, h->value_len, 255, &v) < 0) {
+        /* digits, but too many hops for the 0..255 of RFC 3261 section 20.22 */
+        if (valid_hdr(m, h) &&
+            read_number(m->buf + h->value_off, h->value_len, ULONG_MAX / 100, &v) == 0)
+            return -3;
         return -2;
+    }
     return (int)v;
 }

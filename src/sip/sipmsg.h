@@ -138,7 +138,10 @@ size_t sip_first_value(const char *p, size_t n, int angle, size_t *comma);
  * Quote state restarts at each line end. 1 when p holds no NUL at all.
  */
 int sip_nul_quoted(const char *p, size_t n);
-/* The Max-Forwards value, -1 when absent, -2 when not a number 0..255. */
+/*
+ * The Max-Forwards value, -1 when absent, -2 when not a number, -3 when a number above
+ * 255 (out of RFC 3261's range).
+ */
 int sip_max_forwards(const struct sip_msg *m);
 
 #endif /* SW_SIPMSG_H */

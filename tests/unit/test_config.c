@@ -742,6 +742,28 @@ static void no_match_gives_null(void **state)
     assert_string_equal(match(c, "192.0.2.1", 5060, NULL), "-");
 }
 
+/* The tcp group: its values, its defaults, and its errors at their lines. */
+static void reads_the_tcp_limits(void **state)
+{
+    struct fixture *f = *state;
+    struct sw_config *c;
+
+    c = load_ok(f, LISTEN);
+    assert_int_equal(c->tcp_max_connections, SW_DEFAULT_TCP_MAX_CONNECTIONS);
+    assert_int_equal(c->tcp_max_per_source, SW_DEFAULT_TCP_MAX_PER_SOURCE);
+    assert_int_equal(c->tcp_partial_timeout, SW_DEFAULT_TCP_PARTIAL_TIMEOUT);
+    assert_int_equal(c->tcp_trunk_sources_only, 0);
+    c = load_ok(f, LISTEN "tcp = { max_connections = 500; max_per_source = 0;\n"
+                          "  partial_timeout = 3; trunk_sources_only = true; };\n");
+    assert_int_equal(c->tcp_max_connections, 500);
+    assert_int_equal(c->tcp_max_per_source, 0);
+    assert_int_equal(c->tcp_partial_timeout, 3);
+    assert_int_equal(c->tcp_trunk_sources_only, 1);
+    load_bad(f, LISTEN "tcp = {\n  max_conections = 5;\n  partial_timeout = 0;\n};\n");
+    has_error(f, 3, "max_conections", "max_connections", NULL);
+    has_error(f, 4, "partial_timeout", "1..3600", NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -775,6 +797,7 @@ int main(void)
         T(matches_on_request_uri_domain_when_set),
         T(first_matching_trunk_wins),
         T(no_match_gives_null),
+        T(reads_the_tcp_limits),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -735,7 +735,9 @@ static void max_forwards_absent_or_bad(void **state)
     parses("INVITE sip:b@x SIP/2.0\r\n" BASE_HDRS "CSeq: 1 INVITE\r\n\r\n");
     assert_int_equal(sip_max_forwards(&msg), -1);
     parses("INVITE sip:b@x SIP/2.0\r\n" BASE_HDRS "CSeq: 1 INVITE\r\nMax-Forwards: 256\r\n\r\n");
-    assert_int_equal(sip_max_forwards(&msg), -2);
+    assert_int_equal(sip_max_forwards(&msg), -3); /* a number, out of range */
+    parses("INVITE sip:b@x SIP/2.0\r\n" BASE_HDRS "CSeq: 1 INVITE\r\nMax-Forwards: 300\r\n\r\n");
+    assert_int_equal(sip_max_forwards(&msg), -3);
     parses("INVITE sip:b@x SIP/2.0\r\n" BASE_HDRS "CSeq: 1 INVITE\r\nMax-Forwards: 7a\r\n\r\n");
     assert_int_equal(sip_max_forwards(&msg), -2);
     parses("INVITE sip:b@x SIP/2.0\r\n" BASE_HDRS "CSeq: 1 INVITE\r\nMax-Forwards: 0\r\n\r\n");
