@@ -41,6 +41,7 @@ struct sw_config *sw_config_new(void)
         return NULL;
     atomic_init(&cfg->refs, 1);
     cfg->max_parked = SW_DEFAULT_MAX_PARKED;
+    sw_dns_defaults(&cfg->dns);
     return cfg;
 }
 

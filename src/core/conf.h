@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 
 #include "../lib/stirwire.h"
+#include "resolve.h"
 #include "trunk.h"
 
 #define SW_MAX_LISTEN 8
@@ -63,14 +64,15 @@ struct sw_config {
     char *path;
     struct sw_listen listen[SW_MAX_LISTEN];
     size_t nlisten;
-    int workers;    /* 0 = one per core */
-    char *pid_file; /* NULL = none */
-    char *user;     /* drop privileges to this user after binding; NULL = stay */
-    int log_syslog; /* 0 = stderr */
-    int log_level;  /* LOG_ERR .. LOG_DEBUG (syslog.h) */
-    int udp_rcvbuf; /* bytes, 0 = system default */
-    int max_parked; /* messages a worker may hold parked at once */
-    int any_domain; /* some trunk matches on the Request-URI host */
+    int workers;       /* 0 = one per core */
+    char *pid_file;    /* NULL = none */
+    char *user;        /* drop privileges to this user after binding; NULL = stay */
+    int log_syslog;    /* 0 = stderr */
+    int log_level;     /* LOG_ERR .. LOG_DEBUG (syslog.h) */
+    int udp_rcvbuf;    /* bytes, 0 = system default */
+    int max_parked;    /* messages a worker may hold parked at once */
+    int any_domain;    /* some trunk matches on the Request-URI host */
+    struct sw_dns dns; /* how next hops' names are resolved (top-level dns) */
     struct sw_trunk *trunks;
     size_t ntrunks;
     struct sw_services *svc; /* borrowed */

@@ -525,8 +525,9 @@ static void forward_request(const struct sw_proxy_env *env, struct sw_job *job, 
     const struct sip_hdr *topvia = sip_hdr_find(m, SH_VIA, 0);
     struct sip_edits *ed = &job->edits;
     const char *branch = job->route.branch;
+    const struct sw_hop *hop = sw_trunk_pick_hop(trunk, m);
     char host[300], src_ip[64];
-    int out_transport = trunk->next_hop.transport, src_port;
+    int out_transport = hop->transport, src_port;
     int rr = trunk->record_route && dialog_creating(m);
     size_t i, grow;
     long delta = 0;
@@ -541,7 +542,7 @@ static void forward_request(const struct sw_proxy_env *env, struct sw_job *job, 
         delta += snprintf(NULL, 0, "Record-Route: <sip:%s:%d;lr%s>\r\n", host, env->port,
                           job->transport == SW_TCP ? ";transport=tcp" : "");
     grow = (size_t)((long)m->len + delta);
-    if (out_transport == SW_UDP && grow > SW_UDP_MTU_LIMIT && trunk->next_hop.tcp_capable &&
+    if (out_transport == SW_UDP && grow > SW_UDP_MTU_LIMIT && hop->tcp_capable &&
         !trunk->udp_fragment) {
         out_transport = SW_TCP;
         st->sent_tcp_for_size++;
@@ -561,15 +562,15 @@ static void forward_request(const struct sw_proxy_env *env, struct sw_job *job, 
         goto too_many_edits;
     o->act = SW_ACT_FORWARD;
     o->trunk = trunk;
-    memcpy(&o->dst, &trunk->next_hop.addr, trunk->next_hop.addrlen);
-    o->dstlen = trunk->next_hop.addrlen;
+    memcpy(&o->dst, &hop->addr, hop->addrlen);
+    o->dstlen = hop->addrlen;
     o->transport = out_transport;
     st->forwarded_requests++;
     if (env->verbose) {
         sw_addr_ip((const struct sockaddr *)&job->src, src_ip, sizeof(src_ip), &src_port);
         snprintf(o->why, sizeof(o->why), "%.*s from %s:%d (trunk %s) to %s%s%.160s",
                  (int)m->method_len, m->buf + m->method_off, src_ip, src_port, trunk->name,
-                 trunk->next_hop.uri, job->notes[0] ? ": " : "", job->notes);
+                 hop->uri, job->notes[0] ? ": " : "", job->notes);
     }
     return;
 
