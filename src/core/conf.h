@@ -64,17 +64,18 @@ struct sw_config {
     char *path;
     struct sw_listen listen[SW_MAX_LISTEN];
     size_t nlisten;
-    int workers;       /* 0 = one per core */
-    char *pid_file;    /* NULL = none */
-    char *user;        /* drop privileges to this user after binding; NULL = stay */
-    int log_syslog;    /* 0 = stderr */
-    int log_level;     /* LOG_ERR .. LOG_DEBUG (syslog.h) */
-    int udp_rcvbuf;    /* bytes, 0 = system default */
-    int max_parked;    /* messages a worker may hold parked at once */
-    int any_domain;    /* some trunk matches on the Request-URI host */
-    struct sw_dns dns; /* how next hops' names are resolved (top-level dns) */
+    int workers;    /* 0 = one per core */
+    char *pid_file; /* NULL = none */
+    char *user;     /* drop privileges to this user after binding; NULL = stay */
+    int log_syslog; /* 0 = stderr */
+    int log_level;  /* LOG_ERR .. LOG_DEBUG (syslog.h) */
+    int udp_rcvbuf; /* bytes, 0 = system default */
+    int max_parked; /* messages a worker may hold parked at once */
+    int any_domain; /* some trunk matches on the Request-URI host */
     struct sw_trunk *trunks;
     size_t ntrunks;
+    /* how next hops' names are resolved (the top-level dns setting) */
+    struct sw_dns dns;
     struct sw_services *svc; /* borrowed */
     /* called by the last unref, before freeing (the daemon logs it); may be NULL */
     void (*on_free)(const struct sw_config *cfg);
