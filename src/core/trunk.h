@@ -101,10 +101,12 @@ struct sw_trunk {
     char *name;
     struct sw_cidr *sources; /* match: source addresses */
     size_t nsources;
-    int match_port;         /* 0 = any source port */
-    char *match_domain;     /* NULL = any Request-URI host */
-    struct sw_hop next_hop; /* the first hop resolved at load (the only one for one IP) */
-    struct sw_route *route; /* all the next hops; NULL: next_hop alone */
+    int match_port;     /* 0 = any source port */
+    char *match_domain; /* NULL = any Request-URI host */
+    /* the first hop resolved at load (the only one for one IP address) */
+    struct sw_hop next_hop;
+    /* all the next hops, as they live; NULL: next_hop alone (a trunk built by hand) */
+    struct sw_route *route;
     int record_route;
     int udp_fragment; /* send requests over 1300 bytes as fragmented UDP, not TCP */
     struct sw_chain_item chain[SW_MAX_CHAIN];
