@@ -235,11 +235,21 @@ void sw_trunk_clear(struct sw_trunk *t)
 
 /* --- hop sets, routes and the picker ------------------------------------------------------ */
 
-static int by_priority(const void *a, const void *b)
+/*
+ * Priority first; then by address, so that one set of records gives one order however the
+ * DNS server rotates them (a re-resolution that changes nothing publishes nothing).
+ */
+static int hop_order(const struct sw_hop *x, const struct sw_hop *y)
 {
-    const struct sw_hop *x = a, *y = b;
+    int c;
 
-    return x->priority < y->priority ? -1 : x->priority > y->priority;
+    if (x->priority != y->priority)
+        return x->priority < y->priority ? -1 : 1;
+    if (x->addrlen != y->addrlen)
+        return x->addrlen < y->addrlen ? -1 : 1;
+    if ((c = memcmp(&x->addr, &y->addr, x->addrlen)) != 0)
+        return c;
+    return x->transport - y->transport;
 }
 
 struct sw_hopset *sw_hopset_new(const struct sw_hop *hops, size_t n)
@@ -258,10 +268,9 @@ struct sw_hopset *sw_hopset_new(const struct sw_hop *hops, size_t n)
         /* the URI strings belong to the specs (the route); a set borrows them */
         atomic_init(&set->down[i], 0);
     }
-    /* stable for equal priorities: file and SRV order are kept */
     for (i = 1; i < n; i++) {
         size_t k = i;
-        while (k > 0 && by_priority(&set->hops[k - 1], &set->hops[k]) > 0) {
+        while (k > 0 && hop_order(&set->hops[k - 1], &set->hops[k]) > 0) {
             struct sw_hop tmp = set->hops[k];
             set->hops[k] = set->hops[k - 1];
             set->hops[k - 1] = tmp;
