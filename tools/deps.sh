@@ -13,11 +13,13 @@ packages=(
     build-essential autoconf automake libtool pkg-config
     # libraries (DESIGN.md, "Dependencies")
     libssl-dev libjansson-dev libcmocka-dev libosip2-dev libcurl4-openssl-dev
-    libconfig-dev libpcap-dev libmicrohttpd-dev
+    libconfig-dev libpcap-dev libmicrohttpd-dev libc-ares-dev
     # fuzzing and layout
     clang libclang-rt-14-dev clang-format
     # peers and tools the tests and scripts drive
     secsipidx sip-tester openssl jq util-linux
+    # a local DNS server for the next-hop tests (SRV, TTL): dnsmasq's binary alone
+    dnsmasq-base
     # the libsecsipid drop-in's conformance test and Kamailio on it
     libsecsipid-dev kamailio kamailio-secsipid-modules
     # the local HTTPS server that integration tests fetch x5u certificates from

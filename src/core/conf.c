@@ -44,6 +44,7 @@ struct sw_config *sw_config_new(void)
     cfg->tcp_max_connections = SW_DEFAULT_TCP_MAX_CONNECTIONS;
     cfg->tcp_max_per_source = SW_DEFAULT_TCP_MAX_PER_SOURCE;
     cfg->tcp_partial_timeout = SW_DEFAULT_TCP_PARTIAL_TIMEOUT;
+    sw_dns_defaults(&cfg->dns);
     return cfg;
 }
 

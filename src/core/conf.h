@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 
 #include "../lib/stirwire.h"
+#include "resolve.h"
 #include "trunk.h"
 
 #define SW_MAX_LISTEN 8
@@ -82,6 +83,8 @@ struct sw_config {
     int tcp_trunk_sources_only; /* accept only from addresses in some trunk's match.source */
     struct sw_trunk *trunks;
     size_t ntrunks;
+    /* how next hops' names are resolved (the top-level dns setting) */
+    struct sw_dns dns;
     struct sw_services *svc; /* borrowed */
     /* called by the last unref, before freeing (the daemon logs it); may be NULL */
     void (*on_free)(const struct sw_config *cfg);

@@ -64,7 +64,10 @@
     X(parked, "messages parked while a filter waited")                                             \
     X(resumed, "parked messages resumed")                                                          \
     X(park_refused, "waits refused because the worker's max_parked was reached")                   \
-    X(dropped_at_stop, "parked messages dropped at shutdown")
+    X(dropped_at_stop, "parked messages dropped at shutdown")                                      \
+    X(hops_marked_down, "next hops marked down by OPTIONS health checks")                          \
+    X(hops_marked_up, "next hops marked up again by OPTIONS health checks")                        \
+    X(hops_dns_changes, "next hop sets changed by re-resolution (TTL)")
 
 struct sw_stats {
 #define SW_COUNTER_FIELD(name, help) uint64_t name;

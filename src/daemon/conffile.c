@@ -39,11 +39,16 @@
 /* ---- the known keys ---------------------------------------------------------------- */
 
 static const char *const top_keys[] = {"listen",     "workers", "pid_file",   "user", "log",
-                                       "udp_rcvbuf", "trunks",  "max_parked", "tcp",  NULL};
+                                       "udp_rcvbuf", "trunks",  "max_parked", "tcp",
+                                       "dns",        NULL};
 static const char *const listen_keys[] = {"address", "port", "transport", "advertise", NULL};
 static const char *const log_keys[] = {"syslog", "level", NULL};
-static const char *const trunk_keys[] = {"name",         "match",        "next_hop", "next_hop_tcp",
-                                         "record_route", "udp_fragment", "filters",  NULL};
+static const char *const trunk_keys[] = {"name",         "match",        "next_hop",
+                                         "next_hop_tcp", "record_route", "udp_fragment",
+                                         "filters",      "health_check", NULL};
+static const char *const hop_keys[] = {"uri", "priority", "weight", NULL};
+static const char *const health_keys[] = {"interval", "down_after", "up_after", NULL};
+static const char *const dns_keys[] = {"servers", "min_ttl", "max_ttl", NULL};
 static const char *const match_keys[] = {"source", "port", "domain", NULL};
 static const char *const tcp_keys[] = {"max_connections", "max_per_source", "partial_timeout",
                                        "trunk_sources_only", NULL};
@@ -393,8 +398,201 @@ static void check_filter_groups(struct sw_cfg_errs *e, const config_setting_t *t
     }
 }
 
+/* One entry of next_hop: a URI string, or a group { uri; priority; weight; }. */
+static int parse_hop_entry(struct sw_cfg_errs *e, const config_setting_t *s, const char *tname,
+                           int position, struct sw_hop_spec *spec)
+{
+    const char *uri = NULL;
+    char why[300], what[300];
+    int prio = position, weight = 1;
+
+    snprintf(what, sizeof(what), "trunk \"%s\": next_hop", tname);
+    if (config_setting_type(s) == CONFIG_TYPE_STRING) {
+        uri = config_setting_get_string(s);
+    } else if (config_setting_type(s) == CONFIG_TYPE_GROUP) {
+        sw_cfg_check_keys(e, s, hop_keys, NULL, what);
+        if (sw_cfg_string(e, s, "uri", what, &uri) == 0)
+            sw_cfg_error(e, s, "%s: uri is missing ({ uri = \"sip:...\"; priority = 1; })", what);
+        sw_cfg_int(e, s, "priority", what, 1, 32767, &prio);
+        sw_cfg_int(e, s, "weight", what, 0, 65535, &weight);
+    } else {
+        sw_cfg_error(e, s,
+                     "%s must be a sip: URI, a list of them, or a list of groups "
+                     "{ uri = ...; priority = ...; weight = ...; }",
+                     what);
+        return -1;
+    }
+    if (uri == NULL)
+        return -1;
+    if (sw_hop_spec_parse(uri, spec, why, sizeof(why)) != 0) {
+        sw_cfg_error(e, s, "%s \"%s\": %s", what, uri, why);
+        return -1;
+    }
+    spec->priority = prio;
+    spec->weight = weight;
+    return 0;
+}
+
+/*
+ * next_hop: one URI (the usual bump in the wire), a list of URIs (tried in order: the
+ * first is primary, the next its backup, and so on), or a list of groups with explicit
+ * priority (lower first) and weight (shares among equal priority). Names are resolved here
+ * (RFC 3263: SRV when the URI has no port), so that -t reports one that does not resolve,
+ * and again later by the hop monitor as their TTLs say.
+ */
+static void parse_next_hops(struct sw_cfg_errs *e, const config_setting_t *hop, struct sw_trunk *t,
+                            int tcp, const struct sw_dns *dns)
+{
+    struct sw_route *r;
+    struct sw_hopset *set;
+    struct sw_hop *hops = NULL;
+    size_t nhops = 0, i;
+    int n, ttl, bad = 0;
+    char why[300];
+
+    if (config_setting_type(hop) == CONFIG_TYPE_STRING ||
+        config_setting_type(hop) == CONFIG_TYPE_GROUP) {
+        n = 1;
+    } else if (config_setting_type(hop) == CONFIG_TYPE_LIST ||
+               config_setting_type(hop) == CONFIG_TYPE_ARRAY) {
+        if ((n = config_setting_length(hop)) == 0) {
+            sw_cfg_error(e, hop, "trunk \"%s\": next_hop is empty", t->name);
+            return;
+        }
+    } else {
+        sw_cfg_error(e, hop, "trunk \"%s\": next_hop must be a string (a sip: URI) or a list",
+                     t->name);
+        return;
+    }
+    if ((r = calloc(1, sizeof(*r))) == NULL ||
+        (r->specs = calloc((size_t)n, sizeof(*r->specs))) == NULL) {
+        free(r);
+        sw_cfg_error(e, hop, "out of memory");
+        return;
+    }
+    t->route = r;
+    r->tcp_capable = tcp;
+    for (i = 0; i < (size_t)n; i++) {
+        const config_setting_t *one = n == 1 && (config_setting_type(hop) == CONFIG_TYPE_STRING ||
+                                                 config_setting_type(hop) == CONFIG_TYPE_GROUP)
+                                          ? hop
+                                          : config_setting_get_elem(hop, (unsigned)i);
+        if (parse_hop_entry(e, one, t->name, (int)i + 1, &r->specs[r->nspecs]) != 0) {
+            sw_hop_spec_clear(&r->specs[r->nspecs]);
+            bad = 1;
+            continue;
+        }
+        r->dynamic |= !r->specs[r->nspecs].is_ip;
+        r->nspecs++;
+    }
+    if (bad)
+        return;
+    if (sw_resolve_specs(dns, r->specs, r->nspecs, tcp, &hops, &nhops, &ttl, why, sizeof(why)) !=
+        0) {
+        sw_cfg_error(e, hop, "trunk \"%s\": next_hop: %s", t->name, why);
+        return;
+    }
+    if ((set = sw_hopset_new(hops, nhops)) == NULL) {
+        free(hops);
+        sw_cfg_error(e, hop, "out of memory");
+        return;
+    }
+    free(hops);
+    sw_route_publish(r, set, 0);
+    r->next_resolve = -ttl; /* relative until the hop monitor takes it: see hopmon.c */
+    /* the first hop, as trunks with one next hop have always had it */
+    t->next_hop = set->hops[0];
+    t->next_hop.host[0] = '\0';
+    snprintf(t->next_hop.host, sizeof(t->next_hop.host), "%s", r->specs[0].host);
+    if ((t->next_hop.uri = strdup(set->hops[0].uri)) == NULL)
+        sw_cfg_error(e, hop, "out of memory");
+}
+
+/* health_check = { interval = 5; down_after = 3; up_after = 2; } */
+static void parse_health(struct sw_cfg_errs *e, const config_setting_t *ts, struct sw_trunk *t)
+{
+    const config_setting_t *h = config_setting_get_member(ts, "health_check");
+    char what[300];
+
+    if (h == NULL || t->route == NULL)
+        return;
+    snprintf(what, sizeof(what), "trunk \"%s\": health_check", t->name);
+    if (config_setting_type(h) != CONFIG_TYPE_GROUP) {
+        sw_cfg_error(e, h, "%s must be a group: { interval = 5; down_after = 3; up_after = 2; }",
+                     what);
+        return;
+    }
+    sw_cfg_check_keys(e, h, health_keys, NULL, what);
+    t->route->health.interval = 5;
+    t->route->health.down_after = 3;
+    t->route->health.up_after = 2;
+    sw_cfg_int(e, h, "interval", what, 1, 3600, &t->route->health.interval);
+    sw_cfg_int(e, h, "down_after", what, 1, 100, &t->route->health.down_after);
+    sw_cfg_int(e, h, "up_after", what, 1, 100, &t->route->health.up_after);
+}
+
+/* dns = { servers = [ "127.0.0.1:5353" ]; min_ttl = 5; max_ttl = 3600; } */
+static void parse_dns(struct sw_cfg_errs *e, const config_setting_t *root, struct sw_config *cfg)
+{
+    const config_setting_t *d = config_setting_get_member(root, "dns"), *sv;
+    size_t used = 0;
+    int n, i;
+
+    if (d == NULL)
+        return;
+    if (config_setting_type(d) != CONFIG_TYPE_GROUP) {
+        sw_cfg_error(e, d, "dns must be a group: { servers = [ \"IP[:PORT]\" ]; }");
+        return;
+    }
+    sw_cfg_check_keys(e, d, dns_keys, NULL, "dns");
+    sw_cfg_int(e, d, "min_ttl", "dns", 1, 86400, &cfg->dns.min_ttl);
+    sw_cfg_int(e, d, "max_ttl", "dns", 1, 86400, &cfg->dns.max_ttl);
+    if (cfg->dns.max_ttl < cfg->dns.min_ttl)
+        sw_cfg_error(e, d, "dns: max_ttl %d is below min_ttl %d", cfg->dns.max_ttl,
+                     cfg->dns.min_ttl);
+    if ((sv = config_setting_get_member(d, "servers")) == NULL ||
+        (n = sw_cfg_strings(e, sv, "dns: servers")) <= 0)
+        return;
+    for (i = 0; i < n; i++) {
+        const char *one = sw_cfg_string_at(sv, i);
+        struct sockaddr_storage ss;
+        socklen_t len;
+        char host[64];
+        const char *colon = strrchr(one, ':');
+        size_t hl;
+
+        /* IPv4[:port] or [IPv6]:port, as c-ares takes them */
+        if (one[0] == '[') {
+            const char *end = strchr(one, ']');
+            hl = end != NULL ? (size_t)(end - one - 1) : sizeof(host);
+            if (hl < sizeof(host))
+                memcpy(host, one + 1, hl);
+            colon = end != NULL && end[1] == ':' ? end + 1 : NULL;
+        } else {
+            hl = colon != NULL ? (size_t)(colon - one) : strlen(one);
+            if (hl < sizeof(host))
+                memcpy(host, one, hl);
+        }
+        if (hl >= sizeof(host) || (host[hl] = '\0', sw_addr_from_ip(host, 53, &ss, &len)) != 0 ||
+            (colon != NULL &&
+             (strtol(colon + 1, NULL, 10) < 1 || strtol(colon + 1, NULL, 10) > 65535 ||
+              strspn(colon + 1, "0123456789") != strlen(colon + 1)))) {
+            sw_cfg_error(e, sw_cfg_elem_at(sv, i),
+                         "dns: server \"%s\" must be IPv4[:port] or [IPv6]:port", one);
+            continue;
+        }
+        if (used + strlen(one) + 2 > sizeof(cfg->dns.servers)) {
+            sw_cfg_error(e, sv, "dns: too many servers");
+            return;
+        }
+        used += (size_t)snprintf(cfg->dns.servers + used, sizeof(cfg->dns.servers) - used, "%s%s",
+                                 used ? "," : "", one);
+    }
+}
+
 static void parse_trunk(struct sw_cfg_errs *e, const config_setting_t *ts, struct sw_trunk *t,
-                        const struct sw_trunk *earlier, size_t nearlier, struct sw_services *svc)
+                        const struct sw_trunk *earlier, size_t nearlier, struct sw_services *svc,
+                        const struct sw_dns *dns)
 {
     const config_setting_t *hop;
     const char *name = NULL;
@@ -424,18 +622,13 @@ static void parse_trunk(struct sw_cfg_errs *e, const config_setting_t *ts, struc
     sw_cfg_check_keys(e, ts, trunk_keys, swf_names(), what);
     parse_match(e, ts, t);
 
-    if ((hop = config_setting_get_member(ts, "next_hop")) == NULL) {
-        sw_cfg_error(e, ts, "trunk \"%s\": next_hop is missing", t->name);
-    } else if (config_setting_type(hop) != CONFIG_TYPE_STRING) {
-        sw_cfg_error(e, hop, "trunk \"%s\": next_hop must be a string (a sip: URI)", t->name);
-    } else {
-        char why[300];
-        const char *uri = config_setting_get_string(hop);
-        if (sw_hop_parse(uri, &t->next_hop, why, sizeof(why)) != 0)
-            sw_cfg_error(e, hop, "trunk \"%s\": next_hop \"%s\": %s", t->name, uri, why);
-    }
     if (sw_cfg_bool(e, ts, "next_hop_tcp", what, &tcp) > 0 && tcp)
-        t->next_hop.tcp_capable = 1;
+        tcp = 1;
+    if ((hop = config_setting_get_member(ts, "next_hop")) == NULL)
+        sw_cfg_error(e, ts, "trunk \"%s\": next_hop is missing", t->name);
+    else
+        parse_next_hops(e, hop, t, tcp, dns);
+    parse_health(e, ts, t);
     sw_cfg_bool(e, ts, "record_route", what, &t->record_route);
     sw_cfg_bool(e, ts, "udp_fragment", what, &t->udp_fragment);
     check_filter_groups(e, ts, t);
@@ -465,7 +658,8 @@ static void parse_trunks(struct sw_cfg_errs *e, const config_setting_t *root, st
             sw_cfg_error(e, one, "trunks: each trunk must be a group: { name = ...; ... }");
             continue;
         }
-        parse_trunk(e, one, &cfg->trunks[cfg->ntrunks], cfg->trunks, cfg->ntrunks, cfg->svc);
+        parse_trunk(e, one, &cfg->trunks[cfg->ntrunks], cfg->trunks, cfg->ntrunks, cfg->svc,
+                    &cfg->dns);
         if (cfg->trunks[cfg->ntrunks].match_domain != NULL)
             cfg->any_domain = 1;
         cfg->ntrunks++;
@@ -499,6 +693,7 @@ static void parse_top(struct sw_cfg_errs *e, const config_setting_t *root, struc
     sw_cfg_int(e, root, "udp_rcvbuf", "", 0, INT_MAX, &cfg->udp_rcvbuf);
     sw_cfg_int(e, root, "max_parked", "", 1, 1000000, &cfg->max_parked);
     parse_tcp(e, root, cfg);
+    parse_dns(e, root, cfg);
     parse_trunks(e, root, cfg);
 }
 

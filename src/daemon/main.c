@@ -27,6 +27,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../core/resolve.h"
+#include "../proxy/hopmon.h"
 #include "../proxy/net.h"
 #include "conffile.h"
 #include "../core/log.h"
@@ -40,6 +42,8 @@
 
 #define ERRBUF 16384
 #define SUMMARY_INTERVAL 60 /* seconds between counter summaries in the log */
+
+static struct sw_hopmon *hopmon; /* re-resolves next hops and checks their health */
 
 static void usage(FILE *f)
 {
@@ -65,6 +69,7 @@ static void log_stats(struct sw_net *net, const char *when)
     char line[2048];
 
     sw_net_stats(net, &s, &conns, &parked);
+    sw_hopmon_stats(hopmon, &s);
     sw_stats_summary(&s, line, sizeof(line));
     sw_log(LOG_INFO, "%s: %s; %llu TCP connections open, %llu messages parked", when, line,
            (unsigned long long)conns, (unsigned long long)parked);
@@ -231,6 +236,10 @@ int main(int argc, char **argv)
     errs[0] = '\0';
     sw_services_init(&svc);
     svc.audit = audit_to_log;
+    if (sw_resolve_init() != 0) {
+        fprintf(stderr, "stirwired: cannot initialise c-ares\n");
+        return 1;
+    }
     if (sw_config_load(path, &svc, &cfg, errs, ERRBUF) != 0) {
         fputs(errs, stderr);
         fprintf(stderr, "stirwired: %s: configuration not valid\n", path);
@@ -280,6 +289,10 @@ int main(int argc, char **argv)
         sw_log(LOG_ERR, "%s", errs);
         return 1;
     }
+    if ((hopmon = sw_hopmon_start(cfg, errs, ERRBUF)) == NULL) {
+        sw_log(LOG_ERR, "%s", errs);
+        return 1;
+    }
     sw_log(LOG_NOTICE, "stirwired %s started: %d worker%s, %zu listener%s, %zu trunk%s, from %s",
            PACKAGE_VERSION, nworkers, nworkers == 1 ? "" : "s", cfg->nlisten,
            cfg->nlisten == 1 ? "" : "s", cfg->ntrunks, cfg->ntrunks == 1 ? "" : "s", path);
@@ -309,6 +322,7 @@ int main(int argc, char **argv)
             next->generation = ++generation;
             next->on_free = config_freed;
             sw_net_set_config(net, next);
+            sw_hopmon_set_config(hopmon, next);
             {
                 /* what still holds the old one: parked messages, each with a reference */
                 int held = atomic_load(&cfg->refs) - 1;
@@ -331,6 +345,8 @@ int main(int argc, char **argv)
     }
     sw_net_stop(net);
     log_stats(net, "at exit");
+    sw_hopmon_stop(hopmon);
+    hopmon = NULL;
     sw_net_free(net);
     if (pid_file[0] != '\0')
         unlink(pid_file);

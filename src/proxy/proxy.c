@@ -724,10 +724,11 @@ static void forward_request(const struct sw_proxy_env *env, struct sw_job *job, 
     const struct sip_hdr *topvia = sip_hdr_find(m, SH_VIA, 0);
     struct sip_edits *ed = &job->edits;
     const char *branch = job->route.branch;
+    const struct sw_hop *hop = sw_trunk_pick_hop(trunk, m);
     char host[300], src_ip[64], rrbuf[700];
-    int out_transport = trunk->next_hop.transport, src_port, n;
+    int out_transport = hop->transport, src_port, n;
     int rr = trunk->record_route && dialog_creating(m);
-    size_t i, grow, limit, umax = udp_max(&trunk->next_hop.addr);
+    size_t i, grow, limit, umax = udp_max(&hop->addr);
     long delta = 0;
 
     for (i = 0; i < ed->n; i++)
@@ -739,7 +740,7 @@ static void forward_request(const struct sw_proxy_env *env, struct sw_job *job, 
     if (rr)
         delta += record_route_lines(host, env->port, job->transport, out_transport, NULL, 0);
     grow = (size_t)((long)m->len + delta);
-    if (out_transport == SW_UDP && trunk->next_hop.tcp_capable &&
+    if (out_transport == SW_UDP && hop->tcp_capable &&
         ((grow > SW_UDP_MTU_LIMIT && !trunk->udp_fragment) || grow > umax)) {
         out_transport = SW_TCP;
         st->sent_tcp_for_size++;
@@ -766,7 +767,7 @@ static void forward_request(const struct sw_proxy_env *env, struct sw_job *job, 
                  "%.*s from %s:%d (trunk %s) would leave at %zu bytes, over the %zu that %s "
                  "toward %s allows",
                  (int)m->method_len, m->buf + m->method_off, src_ip, src_port, trunk->name, o->len,
-                 limit, transport_name(out_transport), trunk->next_hop.uri);
+                 limit, transport_name(out_transport), hop->uri);
         if (sip_is_method(m, "ACK")) {
             o->act = SW_ACT_DROP;
             o->len = 0;
@@ -779,15 +780,15 @@ static void forward_request(const struct sw_proxy_env *env, struct sw_job *job, 
         return;
     }
     o->act = SW_ACT_FORWARD;
-    memcpy(&o->dst, &trunk->next_hop.addr, trunk->next_hop.addrlen);
-    o->dstlen = trunk->next_hop.addrlen;
+    memcpy(&o->dst, &hop->addr, hop->addrlen);
+    o->dstlen = hop->addrlen;
     o->transport = out_transport;
     st->forwarded_requests++;
     if (env->verbose) {
         sw_addr_ip((const struct sockaddr *)&job->src, src_ip, sizeof(src_ip), &src_port);
         snprintf(o->why, sizeof(o->why), "%.*s from %s:%d (trunk %s) to %s%s%.160s",
                  (int)m->method_len, m->buf + m->method_off, src_ip, src_port, trunk->name,
-                 trunk->next_hop.uri, job->notes[0] ? ": " : "", job->notes);
+                 hop->uri, job->notes[0] ? ": " : "", job->notes);
     }
     return;
 
