@@ -90,7 +90,8 @@ extern int SecSIPIDGetURLContent(char *urlVal, int timeoutVal, char **outPtr, in
 extern int SecSIPIDOptSetS(char *optName, char *optVal);
 extern int SecSIPIDOptSetN(char *optName, int optVal);
 extern int SecSIPIDOptSetV(char *optNameVal);
-/* Reads a number option into *optVal: 0, or -1 for an unknown name (1.3). */
+/* Reads a number option into *optVal: 0, or -1 for an unknown name. Our own shape for
+ * the 1.3 function: no upstream header we could read declares it (README.md). */
 extern int SecSIPIDOptGetN(char *optName, int *optVal);
 
 #ifdef __cplusplus
