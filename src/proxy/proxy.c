@@ -405,25 +405,21 @@ static int pop_our_route(const struct sw_proxy_env *env, const struct sip_msg *m
  */
 static int check_ruri(const struct sip_msg *m, const char **reason)
 {
-    const char *u = m->buf + m->ruri_off, *at, *q;
-    size_t n = m->ruri_len, s;
+    const char *u = m->buf + m->ruri_off, *at;
+    size_t n = m->ruri_len, s = 0;
 
-    if (u[0] == '<') {
-        *reason = "Bad Request-URI";
-        return 400;
+    /* byte compares, not strncasecmp: this runs for every request */
+    if (n > 4 && (u[0] | 0x20) == 's' && (u[1] | 0x20) == 'i' && (u[2] | 0x20) == 'p')
+        s = u[3] == ':' ? 4 : (n > 5 && (u[3] | 0x20) == 's' && u[4] == ':') ? 5 : 0;
+    if (s == 0) {
+        if (n > 4 && (u[0] | 0x20) == 't' && (u[1] | 0x20) == 'e' && (u[2] | 0x20) == 'l' &&
+            u[3] == ':')
+            return 0;
+        *reason = u[0] == '<' ? "Bad Request-URI" : "Unsupported URI Scheme";
+        return u[0] == '<' ? 400 : 416;
     }
-    if (n > 4 && strncasecmp(u, "sip:", 4) == 0)
-        s = 4;
-    else if (n > 5 && strncasecmp(u, "sips:", 5) == 0)
-        s = 5;
-    else if (n > 4 && strncasecmp(u, "tel:", 4) == 0)
-        return 0;
-    else {
-        *reason = "Unsupported URI Scheme";
-        return 416;
-    }
-    for (at = u + s, q = u + s; (q = memchr(q, '@', (size_t)(u + n - q))) != NULL; q++)
-        at = q + 1;
+    if ((at = memrchr(u + s, '@', n - s)) == NULL)
+        at = u + s;
     if (memchr(at, '?', (size_t)(u + n - at)) != NULL) {
         *reason = "Bad Request-URI";
         return 400;
