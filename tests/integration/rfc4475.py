@@ -18,7 +18,8 @@ been sent, and "dropped" needs no waiting. Outcomes:
   closed  TCP only: stirwired closed the connection (the stream cannot be framed)
   partial TCP only: stirwired waits for the rest (nothing sent, connection kept)
 A TCP outcome can be a list: the outcomes of the messages the stream holds, in order.
-Prints one "ok - " / "FAIL - " line per check.
+Then, beyond RFC 4475: an INVITE too large for a datagram toward the UDP-only sink is
+answered 513, over UDP and over TCP. Prints one "ok - " / "FAIL - " line per check.
 
 Usage: rfc4475.py DATADIR PORT SINK
 """
@@ -322,5 +323,45 @@ for i, (name, sec, udp, tcp, why) in enumerate(TABLE):
         data = fp.read()
     run_udp(2 * i, name, sec, udp, why, data)
     run_tcp(2 * i + 1, name, sec, tcp, why, data)
+
+
+def big_invite(size, transport, port):
+    """An INVITE of exactly size bytes (a padded body), from 127.0.0.1:port."""
+    head = ("INVITE sip:+12025550199@127.0.0.7 SIP/2.0\r\n"
+            "Via: SIP/2.0/%s 127.0.0.1:%d;branch=z9hG4bK-big%d\r\n"
+            "Max-Forwards: 70\r\nFrom: <sip:+12025550100@127.0.0.1>;tag=b\r\n"
+            "To: <sip:+12025550199@127.0.0.7>\r\nCall-ID: big%d@127.0.0.1\r\n"
+            "CSeq: 1 INVITE\r\nContent-Type: application/sdp\r\n" % (transport, port, size, size))
+    body = size - len(head) - len("Content-Length: 00000\r\n\r\n")
+    return ("%sContent-Length: %05d\r\n\r\n" % (head, body)).encode() + b"x" * body
+
+
+# Beyond RFC 4475 (RFC 3261 21.5.10): a request that no transport of the next hop takes at
+# its size is answered 513. The sink takes UDP only: 65450 bytes plus our edits is more than
+# a datagram holds, whether it came over UDP or over TCP.
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", 0))
+s.sendto(big_invite(65450, "UDP", s.getsockname()[1]), SW)
+s.settimeout(3.0)
+try:
+    st = status_of(s.recv(70000))
+except socket.timeout:
+    st = None
+fwd = sink_quiet(0.2)
+if st == 513 and not fwd:
+    ok("65450-byte INVITE over UDP toward a UDP-only hop: 513")
+else:
+    nok("65450-byte INVITE over UDP toward a UDP-only hop: reply %s, sink got %d" % (st, len(fwd)))
+s.close()
+c = socket.create_connection(SW)
+c.sendall(big_invite(65450, "TCP", c.getsockname()[1]))
+replies, closed = read_replies(c, 3.0)
+fwd = sink_quiet(0.2)
+st = [status_of(r) for r in replies]
+if st == [513] and not fwd:
+    ok("65450-byte INVITE over TCP toward a UDP-only hop: 513 on the connection")
+else:
+    nok("65450-byte INVITE over TCP toward a UDP-only hop: replies %s, sink got %d" % (st, len(fwd)))
+c.close()
 print("# rfc4475.py: %d passed, %d failed" % (npass, nfail))
 sys.exit(1 if nfail else 0)

@@ -5,7 +5,8 @@
 # status RFC 4475 and RFC 3261 section 16 give, dropped, or (TCP) the connection closed or
 # kept waiting. The same table, run through sw_proxy_handle() without sockets, is
 # tests/unit/test_rfc4475.c; this one adds the daemon's sockets, TCP framing on real
-# connections and replies on the connection a request came on.
+# connections and replies on the connection a request came on. Also: 513 for an INVITE
+# too large for every transport the next hop takes, sent over UDP and over TCP.
 #
 # stirwired's trunk takes requests from 127.0.0.1 and sends them to the script's UDP sink
 # on 127.0.0.7. Exit 0 when every check passes, 1 otherwise, 77 without python3.
