@@ -71,6 +71,11 @@ static int is_token_char(char c)
            (c != '\0' && strchr("-.!%*_+`'~", c) != NULL);
 }
 
+static int is_lws(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
 static const char *transport_name(int transport)
 {
     return transport == SW_TCP ? "TCP" : "UDP";
@@ -449,10 +454,10 @@ static int proxy_required(const struct sip_msg *m, char *out, size_t size)
             size_t b = a;
             while (b < h->value_len && v[b] != ',')
                 b++;
-            for (k = a; k < b && strchr(" \t\r\n", v[k]) != NULL; k++)
+            for (k = a; k < b && is_lws(v[k]); k++)
                 ;
             a = k;
-            for (k = b; k > a && strchr(" \t\r\n", v[k - 1]) != NULL; k--)
+            for (k = b; k > a && is_lws(v[k - 1]); k--)
                 ;
             if (k > a && o + (k - a) + 4 < size) {
                 n = snprintf(out + o, size - o, "%s%.*s", tags ? ", " : "", (int)(k - a), v + a);
@@ -566,9 +571,9 @@ static void handle_request(const struct sw_proxy_env *env, struct sw_job *job,
     }
     /* RFC 3261 16.3 steps 1 and 2: a Request-URI we can carry (400 / 416) */
     if ((status = check_ruri(m, &reason)) != 0) {
-        snprintf(o->why, sizeof(o->why), "%.*s from %s:%d: Request-URI %.80s: %s",
+        snprintf(o->why, sizeof(o->why), "%.*s from %s:%d: Request-URI %.*s: %s",
                  (int)m->method_len, m->buf + m->method_off, src_ip, src_port,
-                 m->ruri_len < 80 ? m->buf + m->ruri_off : "(long)", reason);
+                 (int)(m->ruri_len < 80 ? m->ruri_len : 80), m->buf + m->ruri_off, reason);
         if (is_ack) {
             o->act = SW_ACT_DROP;
             st->dropped_malformed++;
