@@ -385,8 +385,7 @@ static int pop_our_route(const struct sw_proxy_env *env, const struct sip_msg *m
             off = 0;
             continue;
         }
-        for (i = off + comma + 1; i < h->value_len && (val[i] == ' ' || val[i] == '\t' ||
-                                                       val[i] == '\r' || val[i] == '\n');)
+        for (i = off + comma + 1; i < h->value_len && is_lws(val[i]);)
             i++;
         cut[ncut - 1].all = 0;
         cut[ncut - 1].end = i;
