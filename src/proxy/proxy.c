@@ -71,6 +71,11 @@ static int is_token_char(char c)
            (c != '\0' && strchr("-.!%*_+`'~", c) != NULL);
 }
 
+static int is_lws(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
 static const char *transport_name(int transport)
 {
     return transport == SW_TCP ? "TCP" : "UDP";
@@ -391,8 +396,7 @@ static int pop_our_route(const struct sw_proxy_env *env, const struct sip_msg *m
             off = 0;
             continue;
         }
-        for (i = off + comma + 1; i < h->value_len && (val[i] == ' ' || val[i] == '\t' ||
-                                                       val[i] == '\r' || val[i] == '\n');)
+        for (i = off + comma + 1; i < h->value_len && is_lws(val[i]);)
             i++;
         cut[ncut - 1].all = 0;
         cut[ncut - 1].end = i;
@@ -416,25 +420,21 @@ static int pop_our_route(const struct sw_proxy_env *env, const struct sip_msg *m
  */
 static int check_ruri(const struct sip_msg *m, const char **reason)
 {
-    const char *u = m->buf + m->ruri_off, *at, *q;
-    size_t n = m->ruri_len, s;
+    const char *u = m->buf + m->ruri_off, *at;
+    size_t n = m->ruri_len, s = 0;
 
-    if (u[0] == '<') {
-        *reason = "Bad Request-URI";
-        return 400;
+    /* byte compares, not strncasecmp: this runs for every request */
+    if (n > 4 && (u[0] | 0x20) == 's' && (u[1] | 0x20) == 'i' && (u[2] | 0x20) == 'p')
+        s = u[3] == ':' ? 4 : (n > 5 && (u[3] | 0x20) == 's' && u[4] == ':') ? 5 : 0;
+    if (s == 0) {
+        if (n > 4 && (u[0] | 0x20) == 't' && (u[1] | 0x20) == 'e' && (u[2] | 0x20) == 'l' &&
+            u[3] == ':')
+            return 0;
+        *reason = u[0] == '<' ? "Bad Request-URI" : "Unsupported URI Scheme";
+        return u[0] == '<' ? 400 : 416;
     }
-    if (n > 4 && strncasecmp(u, "sip:", 4) == 0)
-        s = 4;
-    else if (n > 5 && strncasecmp(u, "sips:", 5) == 0)
-        s = 5;
-    else if (n > 4 && strncasecmp(u, "tel:", 4) == 0)
-        return 0;
-    else {
-        *reason = "Unsupported URI Scheme";
-        return 416;
-    }
-    for (at = u + s, q = u + s; (q = memchr(q, '@', (size_t)(u + n - q))) != NULL; q++)
-        at = q + 1;
+    if ((at = memrchr(u + s, '@', n - s)) == NULL)
+        at = u + s;
     if (memchr(at, '?', (size_t)(u + n - at)) != NULL) {
         *reason = "Bad Request-URI";
         return 400;
@@ -464,10 +464,10 @@ static int proxy_required(const struct sip_msg *m, char *out, size_t size)
             size_t b = a;
             while (b < h->value_len && v[b] != ',')
                 b++;
-            for (k = a; k < b && strchr(" \t\r\n", v[k]) != NULL; k++)
+            for (k = a; k < b && is_lws(v[k]); k++)
                 ;
             a = k;
-            for (k = b; k > a && strchr(" \t\r\n", v[k - 1]) != NULL; k--)
+            for (k = b; k > a && is_lws(v[k - 1]); k--)
                 ;
             if (k > a && o + (k - a) + 4 < size) {
                 n = snprintf(out + o, size - o, "%s%.*s", tags ? ", " : "", (int)(k - a), v + a);
@@ -581,9 +581,9 @@ static void handle_request(const struct sw_proxy_env *env, struct sw_job *job,
     }
     /* RFC 3261 16.3 steps 1 and 2: a Request-URI we can carry (400 / 416) */
     if ((status = check_ruri(m, &reason)) != 0) {
-        snprintf(o->why, sizeof(o->why), "%.*s from %s:%d: Request-URI %.80s: %s",
+        snprintf(o->why, sizeof(o->why), "%.*s from %s:%d: Request-URI %.*s: %s",
                  (int)m->method_len, m->buf + m->method_off, src_ip, src_port,
-                 m->ruri_len < 80 ? m->buf + m->ruri_off : "(long)", reason);
+                 (int)(m->ruri_len < 80 ? m->ruri_len : 80), m->buf + m->ruri_off, reason);
         if (is_ack) {
             o->act = SW_ACT_DROP;
             st->dropped_malformed++;

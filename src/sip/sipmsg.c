@@ -314,6 +314,12 @@ static int check_headers(struct sip_msg *m, char *err, size_t errlen)
     return 0;
 }
 
+/* Out of line: the rare case must not weigh on the header loop's code. */
+static __attribute__((noinline, cold)) int bad_nul(const char *p, size_t n)
+{
+    return !sip_nul_quoted(p, n);
+}
+
 int sip_parse(struct sip_msg *m, const char *buf, size_t len, char *err, size_t errlen)
 {
     struct sip_hdr *cur = NULL;
@@ -358,7 +364,7 @@ int sip_parse(struct sip_msg *m, const char *buf, size_t len, char *err, size_t 
             m->body_off = eol + 1;
             break;
         }
-        if (memchr(buf + pos, '\0', end - pos) != NULL && !sip_nul_quoted(buf + pos, end - pos))
+        if (memchr(buf + pos, '\0', end - pos) != NULL && bad_nul(buf + pos, end - pos))
             return fail(err, errlen, "NUL byte in header line %zu", m->nhdrs + 1);
         if (is_ws(buf[pos])) {
             /* A folded line continues the previous header's line and value (7.3.1). */

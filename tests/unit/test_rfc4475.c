@@ -104,7 +104,7 @@ static const struct expect table[] = {
     {"regaut01",   "3.3.7",    FWD,  FWD,     "forwarded_requests", "unknown Authorization scheme: for the registrar", {0}},
     {"multi01",    "3.3.8",    400,  400,     "replied_400",        "several values in single-value headers", {0}},
     {"mcl01",      "3.3.9",    400,  NOTSIP,  "replied_400",        "two Content-Length values; a stream cannot be framed", {0}},
-    {"bcast",      "3.3.10",   DROP, DROP,    "dropped_not_ours",   "response not through us (see the bcast variants below)", {0}},
+    {"bcast",      "3.3.10",   DROP, DROP,    "dropped_not_ours",   "response not through us (the bcast variants below come through us)", {0}},
     {"zeromf",     "3.3.11",   483,  483,     "replied_483",        "Max-Forwards 0", {0}},
     {"cparam01",   "3.3.12",   FWD,  FWD,     "forwarded_requests", "unusual Content-Type parameters", {0}},
     {"cparam02",   "3.3.13",   FWD,  FWD,     "forwarded_requests", "Content-Type parameters with quoted strings", {0}},
