@@ -92,6 +92,7 @@ counter() {
     v="$(grep "counters:" stirwired.log | tail -1 | grep -Eo "(^|[ ,])$1 [0-9]+" | grep -Eo '[0-9]+$')"
     echo "${v:-0}"
 }
+# shellcheck disable=SC2016,SC2034  # the eval'd test reads cbefore and clog
 counters() {
     cbefore="$(grep -c "counters:" stirwired.log)"
     kill -USR1 "$pid"
