@@ -98,7 +98,10 @@ struct refusal_log {
     int64_t next_log;   /* monotonic seconds */
 };
 
-/* Accepted connections from one address (the port zeroed); under the table's lock. */
+/*
+ * Accepted connections from one source: an IPv4 address, or an IPv6 /64 (one host usually
+ * has a whole /64 to pick addresses from); the port zeroed. Under the table's lock.
+ */
 struct src_count {
     struct sockaddr_storage addr;
     unsigned n;
@@ -361,6 +364,11 @@ static struct src_count **src_slot(struct sw_net *net, const struct sockaddr_sto
 
     memcpy(key, peer, sizeof(*key));
     set_port(key, 0);
+    if (key->ss_family == AF_INET6) {
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)key;
+        memset(&in6->sin6_addr.s6_addr[8], 0, 8);
+        in6->sin6_flowinfo = 0;
+    }
     for (pp = &net->srcs[sw_addr_hash((struct sockaddr *)key) % SRC_BUCKETS]; *pp != NULL;
          pp = &(*pp)->next)
         if (sw_addr_equal((struct sockaddr *)&(*pp)->addr, (struct sockaddr *)key))

@@ -322,7 +322,8 @@ static int mark_received(const struct sip_msg *m, const struct sip_hdr *top,
     const char *val = m->buf + top->value_off;
     size_t i, n = v->value_len;
 
-    if (v->rport < 0 && transport == SW_TCP &&
+    /* (a Via that says UDP on a TCP request gets its responses over UDP: no rport then) */
+    if (v->rport < 0 && transport == SW_TCP && strcasecmp(v->transport, "TCP") == 0 &&
         sip_edit_insertf(ed, top->value_off + n, ";rport=%d", src_port) != 0)
         return -1;
     if (v->rport == 0) {

@@ -9,7 +9,9 @@
 # is counted (send_failed_refused) and not as forwarded; Max-Forwards 300 is logged as out
 # of range and answered 400, logged at info; a source in no trunk gets a 403 logged at
 # info; a stream that is not SIP closes its connection (tcp_closed_not_sip); a burst of
-# malformed packets gets its "suppressed" summary although no later line comes.
+# malformed packets gets its "suppressed" summary although no later line comes; after a
+# reload with tcp.trunk_sources_only, a TCP connection from an address in no trunk is
+# refused (tcp_refused_not_trunk) and one from a trunk's address is not.
 #
 # Exit 0 all passed, 1 a check failed, 77 python3 missing.
 set -u
@@ -90,6 +92,7 @@ counter() {
     v="$(grep "counters:" stirwired.log | tail -1 | grep -Eo "(^|[ ,])$1 [0-9]+" | grep -Eo '[0-9]+$')"
     echo "${v:-0}"
 }
+# shellcheck disable=SC2016,SC2034  # the eval'd test reads cbefore and clog
 counters() {
     cbefore="$(grep -c "counters:" stirwired.log)"
     kill -USR1 "$pid"
@@ -160,6 +163,26 @@ for i in range(40):
     s.sendto(b"garbage %d that is not SIP\r\n\r\n" % i, ("127.0.0.1", int(sys.argv[1])))
 PY
 logged "40 malformed packets, nothing after them" notice "[0-9]+ similar messages suppressed in the last second"
+
+# --- TCP only from trunk sources ------------------------------------------------------------
+sed -i 's/^workers = 1;/workers = 1;\ntcp = { trunk_sources_only = true; };/' stirwired.conf
+kill -HUP "$pid"
+if waitfor 5 grep -q "reloaded" stirwired.log; then
+    ok "reloaded with tcp.trunk_sources_only = true"
+else
+    nok "no \"reloaded\" after SIGHUP: $(grep -i reload stirwired.log | tail -2)"
+fi
+for src in 127.0.0.99 127.0.0.54; do
+    python3 - "$SW" "$src" <<'PY'
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), source_address=(sys.argv[2], 0))
+time.sleep(0.3)
+PY
+done
+counters
+want "a connection from an address in no trunk" tcp_refused_not_trunk 1
+want "a connection from a trunk's address (accepted)" tcp_accepted 2
+logged "a connection from an address in no trunk" warning "refusing TCP connection from 127.0.0.99:[0-9]+: the address is in no trunk"
 
 if [ "$fail" -ne 0 ]; then
     echo "# last lines of the stirwired log:"

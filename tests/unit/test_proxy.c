@@ -794,6 +794,28 @@ static void test_rport_only(void **unused)
     free(want);
 }
 
+/*
+ * Over TCP the source port goes into rport although the client did not ask (RFC 3261
+ * 18.2.2: the response finds the connection the request came in on).
+ */
+static void test_tcp_request_gets_rport(void **unused)
+{
+    static const char want[] =
+        "\r\nVia: SIP/2.0/TCP 192.168.1.10:5060;branch=z9hG4bK776asdhds;rport=40001;"
+        "received=10.0.0.1\r\nMax-Forwards: 69\r\n";
+    struct sw_out o;
+    char *in;
+
+    in = replace(invite, VIA_PBX, "Via: SIP/2.0/TCP 192.168.1.10:5060;branch=z9hG4bK776asdhds\r\n");
+    handle_from(in, "10.0.0.1", 40001, SW_TCP, &o);
+    assert_int_equal(o.act, SW_ACT_FORWARD);
+    /* (the Record-Route above it is not this test's business) */
+    out[o.len] = '\0';
+    if (strstr(out, want) == NULL)
+        fail_msg("no \"%s\" in:\n%.*s", want, (int)o.len, out);
+    free(in);
+}
+
 /* --- Route ----------------------------------------------------------------------------- */
 
 static void test_route_ours_removed(void **unused)
@@ -879,6 +901,26 @@ static void test_response_forwarded_by_received_rport(void **unused)
     assert_int_equal(st.forwarded_responses, 1);
     free(in);
     free(want);
+}
+
+/*
+ * A TCP Via with rport: the connection received:rport first, and the sent-by port to
+ * connect to when that connection is gone.
+ */
+static void test_response_to_tcp_names_connection_and_sent_by(void **unused)
+{
+    static const char next[] =
+        "Via: SIP/2.0/TCP 192.168.1.10:5061;branch=z9hG4bKx;rport=40001;received=10.0.0.1\r\n";
+    struct sw_out o;
+    char *in;
+
+    in = fmt("SIP/2.0 180 Ringing\r\n" OUR_VIA_LINE "%s" RESP_TAIL, next);
+    handle(in, "10.0.0.2", &o);
+    assert_int_equal(o.act, SW_ACT_FORWARD);
+    assert_dst(&o, "10.0.0.1", 40001);
+    assert_int_equal(o.transport, SW_TCP);
+    assert_int_equal(o.connect_port, 5061);
+    free(in);
 }
 
 /* No received / rport below ours: the sent-by, and the next Via's transport. */
@@ -1445,6 +1487,8 @@ int main(void)
         cmocka_unit_test_setup(test_loop_old_client_behind_nat_482, reset),
         cmocka_unit_test_setup(test_rport_received, reset),
         cmocka_unit_test_setup(test_rport_only, reset),
+        cmocka_unit_test_setup(test_tcp_request_gets_rport, reset),
+        cmocka_unit_test_setup(test_response_to_tcp_names_connection_and_sent_by, reset),
         cmocka_unit_test_setup(test_route_ours_removed, reset),
         cmocka_unit_test_setup(test_route_ours_removed_from_list, reset),
         cmocka_unit_test_setup(test_route_other_kept, reset),
