@@ -1,9 +1,10 @@
 /*
  * test_hops.c - a trunk's next hops (src/core/trunk.c, read by src/daemon/conffile.c): the
  * forms next_hop takes (one URI, a list, groups with priority and weight), health_check and
- * dns settings with their errors, and sw_trunk_pick_hop: by priority, then by weight with
- * the Call-ID as the draw, away from hops marked down, and inside a dialog toward the hop
- * its Route or Request-URI names. Addresses are IP literals: no DNS is asked.
+ * dns settings with their errors, what -t reports across trunks (a next hop that is our
+ * own listener, a trunk an earlier one shadows), and sw_trunk_pick_hop: by priority, then by weight
+ * with the Call-ID as the draw, away from hops marked down, and inside a dialog toward the hop its
+ * Route or Request-URI names. Addresses are IP literals: no DNS is asked.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -252,6 +253,55 @@ static void reports_mistakes_in_hops_at_their_lines(void **state)
     assert_non_null(strstr(errs, ":8: "));
 }
 
+static void reports_a_next_hop_that_is_our_own_listener(void **state)
+{
+    struct sw_config *c;
+
+    (void)state;
+    assert_null(load("listen = ( { address = \"127.0.0.1\"; port = 5070; } );\n"
+                     "trunks = ( { name = \"t\"; match = { source = \"10.0.0.0/8\"; };\n"
+                     "  next_hop = [ \"sip:10.7.0.1\", \"sip:127.0.0.1:5070\" ]; } );\n",
+                     0));
+    assert_non_null(strstr(errs, ":3: trunk \"t\": next hop 127.0.0.1:5070 is our own listener"));
+    /* a wildcard listener takes loopback too */
+    assert_null(load("listen = ( { address = \"0.0.0.0\"; } );\n"
+                     "trunks = ( { name = \"t\"; match = { source = \"10.0.0.0/8\"; };\n"
+                     "  next_hop = \"sip:127.0.0.1\"; } );\n",
+                     0));
+    assert_non_null(strstr(errs, "is our own listener"));
+    /* another port, or a test of loop detection that says so, is fine */
+    c = load("listen = ( { address = \"127.0.0.1\"; port = 5070; } );\n"
+             "trunks = ( { name = \"loop\"; match = { source = \"10.9.0.0/16\"; };\n"
+             "  next_hop = \"sip:127.0.0.1:5070\"; allow_self_loop = true; },\n"
+             "  { name = \"t\"; match = { source = \"10.0.0.0/8\"; };\n"
+             "  next_hop = \"sip:127.0.0.1:5080\"; } );\n",
+             1);
+    sw_config_unref(c);
+}
+
+static void reports_a_trunk_an_earlier_one_shadows(void **state)
+{
+    struct sw_config *c;
+
+    (void)state;
+    assert_null(load(HEAD "next_hop = \"sip:10.8.0.1\"; },\n" /* 2, 3 */
+                          "  { name = \"inner\"; match = { source = [ \"10.1.0.0/16\", "
+                          "\"10.2.3.4\" ]; port = 5060; };\n" /* 4 */
+                          "    next_hop = \"sip:10.8.0.2\"; } );\n",
+                     0));
+    assert_non_null(strstr(errs, ":4: trunk \"inner\" can never match: trunk \"t\""));
+    /* narrower first, or an earlier trunk restricted by port or domain: fine */
+    c = load("listen = ( { address = \"192.0.2.1\"; } );\n"
+             "trunks = ( { name = \"inner\"; match = { source = \"10.1.0.0/16\"; };\n"
+             "    next_hop = \"sip:10.8.0.2\"; },\n"
+             "  { name = \"dom\"; match = { source = \"10.0.0.0/8\"; domain = \"a.example\"; };\n"
+             "    next_hop = \"sip:10.8.0.2\"; },\n"
+             "  { name = \"all\"; match = { source = [ \"10.0.0.0/8\", \"::/0\" ]; };\n"
+             "    next_hop = \"sip:10.8.0.1\"; } );\n",
+             1);
+    sw_config_unref(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -262,6 +312,8 @@ int main(void)
         cmocka_unit_test(a_republished_set_keeps_the_health_of_its_addresses),
         cmocka_unit_test(reads_health_check_and_dns),
         cmocka_unit_test(reports_mistakes_in_hops_at_their_lines),
+        cmocka_unit_test(reports_a_next_hop_that_is_our_own_listener),
+        cmocka_unit_test(reports_a_trunk_an_earlier_one_shadows),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
