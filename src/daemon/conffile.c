@@ -696,10 +696,11 @@ static const struct sw_listen *our_listener(const struct sw_config *cfg, const s
 }
 
 /*
- * What no single trunk shows: a next hop that is one of our own listeners (every request
- * would come straight back: a loop that only 482 ends; a test of loop detection says
- * allow_self_loop), and a trunk that can never match because an earlier one, with no
- * narrower port or domain, takes every source it lists (first match wins).
+ * What no single trunk shows, once the file is otherwise valid: a next hop written as one
+ * of our own listeners' addresses (every request would come straight back: a loop that
+ * only 482 ends; a test of loop detection says allow_self_loop), and a trunk that can never match
+ * because an earlier one, with no narrower port or domain, takes every source it lists (first match
+ * wins).
  */
 static void check_trunks(struct sw_cfg_errs *e, const config_setting_t *root,
                          const struct sw_config *cfg)
@@ -707,21 +708,29 @@ static void check_trunks(struct sw_cfg_errs *e, const config_setting_t *root,
     const config_setting_t *ts = config_setting_get_member(root, "trunks");
     size_t i, j, k;
 
-    if (ts == NULL || config_setting_type(ts) != CONFIG_TYPE_LIST ||
+    /* on a file with other errors, half-read trunks would only add noise */
+    if (sw_cfg_errs_count(e) > 0 || ts == NULL || config_setting_type(ts) != CONFIG_TYPE_LIST ||
         (size_t)config_setting_length(ts) != cfg->ntrunks)
-        return; /* some trunk was not a group: reported already */
+        return;
     for (j = 0; j < cfg->ntrunks; j++) {
         const struct sw_trunk *t = &cfg->trunks[j];
         const config_setting_t *one = config_setting_get_elem(ts, (unsigned)j);
-        const struct sw_hopset *set = t->route != NULL ? atomic_load(&t->route->live) : NULL;
+        const struct sw_route *r = t->route;
         int allow = 0;
 
         sw_cfg_bool(e, one, "allow_self_loop", "", &allow);
-        for (k = 0; set != NULL && !allow && k < set->n; k++) {
+        /* next hops written as addresses: a name may point at us today and not tomorrow */
+        for (k = 0; r != NULL && !allow && k < r->nspecs; k++) {
+            struct sw_hop h;
             char where[96];
-            if (our_listener(cfg, &set->hops[k]) == NULL)
+            memset(&h, 0, sizeof(h));
+            h.port = r->specs[k].port != 0 ? r->specs[k].port : 5060;
+            h.transport = r->specs[k].transport;
+            if (!r->specs[k].is_ip ||
+                sw_addr_from_ip(r->specs[k].host, h.port, &h.addr, &h.addrlen) != 0 ||
+                our_listener(cfg, &h) == NULL)
                 continue;
-            sw_addr_str((const struct sockaddr *)&set->hops[k].addr, where, sizeof(where));
+            sw_addr_str((const struct sockaddr *)&h.addr, where, sizeof(where));
             sw_cfg_error(e, config_setting_get_member(one, "next_hop"),
                          "trunk \"%s\": next hop %s is our own listener: every request would "
                          "loop back to us (set allow_self_loop = true only to test loop "
