@@ -27,8 +27,17 @@
 #define SIGN_MAX_METHODS 16
 #define SIGN_METHOD_MAX 32
 
-/* One entry of a rule's numbers: a prefix (a whole number is its own prefix) or a range. */
-enum tn_kind { TN_PREFIX, TN_RANGE };
+/*
+ * One entry of a rule's numbers: an exact number, a prefix, or a range.
+ *
+ * "13035550100" is that number and no other; "1303555*" (a trailing '*') is every number
+ * that starts with 1303555. For files written before the '*' existed, when a prefix was
+ * written bare, an entry without '*' that is too short to be a whole number with its
+ * country code (under SIGN_MIN_EXACT digits: "1202555") is still a prefix; the manual
+ * asks for the '*'.
+ */
+enum tn_kind { TN_EXACT, TN_PREFIX, TN_RANGE };
+#define SIGN_MIN_EXACT 8
 
 struct tn_match {
     enum tn_kind kind;
@@ -125,12 +134,25 @@ static int parse_entry(const char *s, struct tn_match *out, char *why, size_t wh
 
     memset(out, 0, sizeof(*out));
     if (dash == NULL || strchr(dash + 1, '-') != NULL) {
-        if (sw_tn_canon(s, out->lo, sizeof(out->lo)) != SW_OK) {
-            snprintf(why, whylen, "\"%s\" is not a telephone number or prefix", s);
+        char one[128];
+        size_t len = strlen(s);
+        int star = len > 0 && s[len - 1] == '*';
+
+        if (len >= sizeof(one)) {
+            snprintf(why, whylen, "\"%s\" is too long", s);
             return -1;
         }
-        out->kind = TN_PREFIX;
+        memcpy(one, s, len + 1);
+        if (star)
+            one[--len] = '\0';
+        if (strchr(one, '*') != NULL || sw_tn_canon(one, out->lo, sizeof(out->lo)) != SW_OK ||
+            (star && !all_digits(out->lo))) {
+            snprintf(why, whylen,
+                     "\"%s\" is not a telephone number, a prefix (\"1202555*\") or a range", s);
+            return -1;
+        }
         out->len = strlen(out->lo);
+        out->kind = star || out->len < SIGN_MIN_EXACT ? TN_PREFIX : TN_EXACT;
         return 0;
     }
     n = (size_t)(dash - s);
@@ -163,6 +185,64 @@ static int parse_entry(const char *s, struct tn_match *out, char *why, size_t wh
 }
 
 static const char *const rule_keys[] = {"numbers", "level", NULL};
+
+/* Whether every number that e matches is matched by f. */
+static int covers(const struct tn_match *f, const struct tn_match *e)
+{
+    switch (f->kind) {
+    case TN_PREFIX:
+        /* a range of equal-length numbers whose ends share the prefix lies inside it */
+        return e->len >= f->len && memcmp(e->lo, f->lo, f->len) == 0 &&
+               (e->kind != TN_RANGE || memcmp(e->hi, f->lo, f->len) == 0);
+    case TN_EXACT:
+        return e->kind == TN_EXACT && e->len == f->len && strcmp(e->lo, f->lo) == 0;
+    case TN_RANGE:
+        return e->kind != TN_PREFIX && e->len == f->len && strcmp(e->lo, f->lo) >= 0 &&
+               strcmp(e->kind == TN_RANGE ? e->hi : e->lo, f->hi) <= 0;
+    }
+    return 0;
+}
+
+/*
+ * A rule no caller can reach: one after a rule without numbers (which matches every
+ * caller), or one whose every entry an earlier rule's entries already match. First match
+ * wins, so such a rule is a mistake `stirwired -t` must show, not a silent no-op.
+ */
+static void check_reachable(struct swf_conf *fc, const config_setting_t *attest,
+                            const struct sign_conf *sc)
+{
+    size_t i, j, k, m;
+
+    for (i = 1; i < sc->nrules; i++) {
+        const struct attest_rule *r = &sc->rules[i];
+        const config_setting_t *at = config_setting_get_elem(attest, (unsigned)i);
+        size_t covered = 0;
+
+        for (j = 0; j < i; j++) {
+            if (sc->rules[j].nnumbers == 0 && sc->rules[j].level != 0) {
+                swf_error(fc, at,
+                          "sign.attest[%zu]: unreachable: sign.attest[%zu] before it has no "
+                          "numbers and matches every caller",
+                          i, j);
+                break;
+            }
+        }
+        if (j < i || r->nnumbers == 0)
+            continue;
+        for (k = 0; k < r->nnumbers; k++) {
+            int c = 0;
+            for (j = 0; j < i && !c; j++)
+                for (m = 0; m < sc->rules[j].nnumbers && !c; m++)
+                    c = covers(&sc->rules[j].numbers[m], &r->numbers[k]);
+            covered += c != 0;
+        }
+        if (covered == r->nnumbers)
+            swf_error(fc, at,
+                      "sign.attest[%zu]: unreachable: every number it lists is matched by an "
+                      "earlier rule (first match wins)",
+                      i);
+    }
+}
 
 /* One attest rule; every mistake in it is reported at its own line. */
 static void read_rule(struct swf_conf *fc, const config_setting_t *r, size_t idx,
@@ -302,6 +382,7 @@ static void read_settings(struct swf_conf *fc, const config_setting_t *g, struct
             sc->nrules++; /* counted first, so sign_free releases a half-read rule */
             read_rule(fc, config_setting_get_elem(attest, (unsigned)i), i, &sc->rules[i]);
         }
+        check_reachable(fc, attest, sc);
     }
 
     if (swf_get_string(fc, g, "sign", "origid", &v) > 0 && strcmp(v, "per-call") != 0) {
@@ -399,6 +480,8 @@ static char attest_level(const struct sign_conf *sc, const char *tn)
         for (k = 0; k < r->nnumbers; k++) {
             const struct tn_match *t = &r->numbers[k];
 
+            if (t->kind == TN_EXACT && len == t->len && memcmp(tn, t->lo, len) == 0)
+                return r->level;
             if (t->kind == TN_PREFIX && len >= t->len && memcmp(tn, t->lo, t->len) == 0)
                 return r->level;
             if (t->kind == TN_RANGE && len == t->len && strcmp(tn, t->lo) >= 0 &&

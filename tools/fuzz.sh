@@ -70,8 +70,8 @@ echo "fuzz.sh: building fuzz_proxy" >&2
     -I"$top/src/lib" "$top"/src/lib/*.c "$top"/src/sip/*.c "$top"/src/core/*.c \
     "$top"/filters/registry.c "$top"/filters/sign.c "$top"/filters/strip.c \
     "$top/src/daemon/conffile.c" "$top/src/proxy/proxy.c" \
-    "$top/tests/fuzz/fuzz_proxy.c" $libs $(pkg-config --cflags --libs libconfig) \
-    -losipparser2 -pthread -o "$build/fuzz_proxy"
+    "$top/tests/fuzz/fuzz_proxy.c" $libs $(pkg-config --cflags --libs libconfig libcares) \
+    -losipparser2 -lresolv -pthread -o "$build/fuzz_proxy"
 
 failed=
 run fuzz_identity identity 10000 || failed="$failed fuzz_identity"

@@ -202,6 +202,10 @@ static void on_srv(void *arg, int status, int timeouts, unsigned char *abuf, int
     free(sq);
 }
 
+/* c-ares's ARES_GETSOCK_* macros shift a signed 1 into the sign bit for the last socket */
+#define SOCK_READABLE(bits, i) (((unsigned)(bits) >> (i)) & 1u)
+#define SOCK_WRITABLE(bits, i) (((unsigned)(bits) >> ((i) + ARES_GETSOCK_MAXNUM)) & 1u)
+
 /* Runs the channel until every query has answered (c-ares's own timeouts bound it). */
 static void wait_all(ares_channel ch, struct collect *c)
 {
@@ -212,11 +216,11 @@ static void wait_all(ares_channel ch, struct collect *c)
         int bits = ares_getsock(ch, socks, ARES_GETSOCK_MAXNUM), i, n = 0, ms, r;
 
         for (i = 0; i < ARES_GETSOCK_MAXNUM; i++) {
-            if (!ARES_GETSOCK_READABLE(bits, i) && !ARES_GETSOCK_WRITABLE(bits, i))
+            if (!SOCK_READABLE(bits, i) && !SOCK_WRITABLE(bits, i))
                 continue;
             pfd[n].fd = socks[i];
-            pfd[n].events = (short)((ARES_GETSOCK_READABLE(bits, i) ? POLLIN : 0) |
-                                    (ARES_GETSOCK_WRITABLE(bits, i) ? POLLOUT : 0));
+            pfd[n].events = (short)((SOCK_READABLE(bits, i) ? POLLIN : 0) |
+                                    (SOCK_WRITABLE(bits, i) ? POLLOUT : 0));
             pfd[n].revents = 0;
             n++;
         }

@@ -389,6 +389,16 @@ static int hop_named(const struct sw_hopset *set, const char *uri, size_t len)
     return found;
 }
 
+static int has_text(const char *p, size_t n, const char *word)
+{
+    size_t i, w = strlen(word);
+
+    for (i = 0; i + w <= n; i++)
+        if (strncasecmp(p + i, word, w) == 0)
+            return 1;
+    return 0;
+}
+
 /* Inside a dialog: the hop the Route set or the Request-URI names, or -1. */
 static int dialog_hop(const struct sw_hopset *set, const struct sip_msg *m)
 {
@@ -397,7 +407,10 @@ static int dialog_hop(const struct sw_hopset *set, const struct sip_msg *m)
     size_t i, off, comma, n;
     int k;
 
-    if ((h = sip_hdr_find(m, SH_TO, 0)) == NULL || sip_hdr_tag(m, h, tag, sizeof(tag)) != 0)
+    /* most requests carry no "tag" in To at all: only those pay for libosip2's parse */
+    if ((h = sip_hdr_find(m, SH_TO, 0)) == NULL ||
+        !has_text(m->buf + h->value_off, h->value_len, "tag") ||
+        sip_hdr_tag(m, h, tag, sizeof(tag)) != 0 || tag[0] == '\0')
         return -1;
     /* our own Route entry names no hop of ours (stirwired -t refuses a self-loop) */
     for (i = 0; i < 4 && (h = sip_hdr_find(m, SH_ROUTE, i)) != NULL; i++) {

@@ -43,9 +43,9 @@ static const char *const top_keys[] = {"listen",     "workers", "pid_file",   "u
                                        "dns",        NULL};
 static const char *const listen_keys[] = {"address", "port", "transport", "advertise", NULL};
 static const char *const log_keys[] = {"syslog", "level", NULL};
-static const char *const trunk_keys[] = {"name",         "match",        "next_hop",
-                                         "next_hop_tcp", "record_route", "udp_fragment",
-                                         "filters",      "health_check", NULL};
+static const char *const trunk_keys[] = {
+    "name",         "match",   "next_hop",     "next_hop_tcp",    "record_route",
+    "udp_fragment", "filters", "health_check", "allow_self_loop", NULL};
 static const char *const hop_keys[] = {"uri", "priority", "weight", NULL};
 static const char *const health_keys[] = {"interval", "down_after", "up_after", NULL};
 static const char *const dns_keys[] = {"servers", "min_ttl", "max_ttl", NULL};
@@ -666,6 +666,120 @@ static void parse_trunks(struct sw_cfg_errs *e, const config_setting_t *root, st
     }
 }
 
+/* Whether every address block of b lies inside one of a's. */
+static int sources_cover(const struct sw_trunk *a, const struct sw_trunk *b)
+{
+    size_t i, k;
+
+    for (k = 0; k < b->nsources; k++) {
+        const struct sw_cidr *c = &b->sources[k];
+        struct sockaddr_storage ss;
+        int in = 0;
+
+        memset(&ss, 0, sizeof(ss));
+        ss.ss_family = (sa_family_t)c->family;
+        if (c->family == AF_INET)
+            memcpy(&((struct sockaddr_in *)&ss)->sin_addr, c->addr, 4);
+        else
+            memcpy(&((struct sockaddr_in6 *)&ss)->sin6_addr, c->addr, 16);
+        for (i = 0; i < a->nsources && !in; i++)
+            in = a->sources[i].family == c->family && a->sources[i].bits <= c->bits &&
+                 sw_cidr_match(&a->sources[i], (struct sockaddr *)&ss);
+        if (!in)
+            return 0;
+    }
+    return b->nsources > 0;
+}
+
+/* A listener of ours that addr (with transport) names: a request sent there comes back. */
+static const struct sw_listen *our_listener(const struct sw_config *cfg, const struct sw_hop *h)
+{
+    size_t i;
+
+    for (i = 0; i < cfg->nlisten; i++) {
+        const struct sw_listen *l = &cfg->listen[i];
+        struct sockaddr_storage any;
+        socklen_t len;
+        int lport = sw_addr_port((const struct sockaddr *)&l->addr);
+
+        if (lport != h->port || !(l->transports & h->transport))
+            continue;
+        if (sw_addr_equal((const struct sockaddr *)&l->addr, (const struct sockaddr *)&h->addr))
+            return l;
+        /* a wildcard listener takes whatever reaches its port, loopback included */
+        if (sw_addr_from_ip(l->addr.ss_family == AF_INET ? "0.0.0.0" : "::", lport, &any, &len) ==
+                0 &&
+            sw_addr_equal((const struct sockaddr *)&l->addr, (const struct sockaddr *)&any)) {
+            char ip[64];
+            int p;
+            sw_addr_ip((const struct sockaddr *)&h->addr, ip, sizeof(ip), &p);
+            if (strncmp(ip, "127.", 4) == 0 || strcmp(ip, "::1") == 0)
+                return l;
+        }
+    }
+    return NULL;
+}
+
+/*
+ * What no single trunk shows, once the file is otherwise valid: a next hop written as one
+ * of our own listeners' addresses (every request would come straight back: a loop that
+ * only 482 ends; a test of loop detection says allow_self_loop), and a trunk that can never match
+ * because an earlier one, with no narrower port or domain, takes every source it lists (first match
+ * wins).
+ */
+static void check_trunks(struct sw_cfg_errs *e, const config_setting_t *root,
+                         const struct sw_config *cfg)
+{
+    const config_setting_t *ts = config_setting_get_member(root, "trunks");
+    size_t i, j, k;
+
+    /* on a file with other errors, half-read trunks would only add noise */
+    if (sw_cfg_errs_count(e) > 0 || ts == NULL || config_setting_type(ts) != CONFIG_TYPE_LIST ||
+        (size_t)config_setting_length(ts) != cfg->ntrunks)
+        return;
+    for (j = 0; j < cfg->ntrunks; j++) {
+        const struct sw_trunk *t = &cfg->trunks[j];
+        const config_setting_t *one = config_setting_get_elem(ts, (unsigned)j);
+        const struct sw_route *r = t->route;
+        int allow = 0;
+
+        sw_cfg_bool(e, one, "allow_self_loop", "", &allow);
+        /* next hops written as addresses: a name may point at us today and not tomorrow */
+        for (k = 0; r != NULL && !allow && k < r->nspecs; k++) {
+            struct sw_hop h;
+            char where[96];
+            memset(&h, 0, sizeof(h));
+            h.port = r->specs[k].port != 0 ? r->specs[k].port : 5060;
+            h.transport = r->specs[k].transport;
+            if (!r->specs[k].is_ip ||
+                sw_addr_from_ip(r->specs[k].host, h.port, &h.addr, &h.addrlen) != 0 ||
+                our_listener(cfg, &h) == NULL)
+                continue;
+            sw_addr_str((const struct sockaddr *)&h.addr, where, sizeof(where));
+            sw_cfg_error(e, config_setting_get_member(one, "next_hop"),
+                         "trunk \"%s\": next hop %s is our own listener: every request would "
+                         "loop back to us (set allow_self_loop = true only to test loop "
+                         "detection)",
+                         t->name, where);
+            break;
+        }
+        for (i = 0; i < j; i++) {
+            const struct sw_trunk *a = &cfg->trunks[i];
+            if ((a->match_port != 0 && a->match_port != t->match_port) ||
+                (a->match_domain != NULL &&
+                 (t->match_domain == NULL || strcasecmp(a->match_domain, t->match_domain) != 0)))
+                continue;
+            if (sources_cover(a, t)) {
+                sw_cfg_error(e, one,
+                             "trunk \"%s\" can never match: trunk \"%s\" before it takes every "
+                             "source it lists (first match wins; put the narrower trunk first)",
+                             t->name, a->name);
+                break;
+            }
+        }
+    }
+}
+
 static void parse_top(struct sw_cfg_errs *e, const config_setting_t *root, struct sw_config *cfg)
 {
     const char *s = NULL;
@@ -695,6 +809,7 @@ static void parse_top(struct sw_cfg_errs *e, const config_setting_t *root, struc
     parse_tcp(e, root, cfg);
     parse_dns(e, root, cfg);
     parse_trunks(e, root, cfg);
+    check_trunks(e, root, cfg);
 }
 
 /* ---- the API ------------------------------------------------------------------------ */

@@ -14,7 +14,7 @@
 # sbc2 and none is lost; sbc1 back up gets calls again; with sbc1 and sbc2 down, calls go
 # to sbc3 (priority 20); in-dialog requests follow their Route / Request-URI; changing
 # sbc1's address in DNS moves its calls to the new address within the TTL, without a
-# reload.
+# reload; a reload keeps the hops' health (no hop flaps) and calls go on.
 #
 # Addresses: stirwired 127.0.0.1, the PBX 127.0.0.2, sbc1..3 127.0.0.21..23, sbc1's new
 # address 127.0.0.24. Exit 77 without sipp or dnsmasq (Debian: sip-tester, dnsmasq-base).
@@ -285,6 +285,22 @@ if [ "$rc" -eq 0 ] && [ "$n24" -gt 0 ] && [ "$d3" -eq 0 ]; then
     ok "after re-resolution: 40 calls, $n24 to sbc1 at its new address, sbc2 $d2"
 else
     nok "after re-resolution: sipp exit $rc, sbc1 at .24 $n24, sbc2 $d2, sbc3 $d3"
+fi
+
+# --- 6. a reload keeps the hops' health and the monitor follows the new configuration ---------
+set_mark
+kill -HUP "$sw_pid"
+if waitfor 5 eval 'test "$(logged "reloaded")" -gt 0'; then
+    snap
+    calls reload 20 40
+    since
+    if [ "$rc" -eq 0 ] && [ "$d3" -eq 0 ] && [ "$(logged "is down")" -eq 0 ]; then
+        ok "after a reload: 20 calls, none lost, sbc1 $d1, sbc2 $d2; no hop flapped"
+    else
+        nok "after a reload: sipp exit $rc, sbc3 $d3, $(logged "is down") hops marked down"
+    fi
+else
+    nok "SIGHUP: no reload logged"
 fi
 
 if grep -q "hops_marked_down" <(kill -USR1 "$sw_pid"; sleep 0.5; grep counters: stirwired.log); then

@@ -129,7 +129,7 @@ trunks = (
       next_hop = "sip:127.0.0.7:$SINK"; next_hop_tcp = true; filters = [ "sign" ];
       $sign },
     { name = "loop"; match = { source = [ "127.0.0.10/32", "127.0.0.1/32" ]; };
-      next_hop = "sip:127.0.0.1:$SW"; }
+      next_hop = "sip:127.0.0.1:$SW"; allow_self_loop = true; }
 );
 EOF
 }

@@ -317,12 +317,56 @@ static void test_sign_catch_all_rule_gives_B(void **unused)
 
 static void test_sign_first_matching_rule_wins(void **unused)
 {
-    void *st = sign_state("attest = ( { numbers = [ \"1505\" ]; level = \"C\"; },"
-                          " { numbers = [ \"15055550100\" ]; level = \"A\"; } );");
+    /* the second rule is reachable (12025550100), but not for 15055550100 */
+    void *st = sign_state("attest = ( { numbers = [ \"1505*\" ]; level = \"C\"; },"
+                          " { numbers = [ \"15055550100\", \"12025550100\" ]; level = \"A\"; } );");
     struct run *r =
         run(&swf_sign, st, request("INVITE", "12025550199", "15055550100", "12025550199", ""));
 
     assert_signed(r, "15055550100", "12025550199", 'C');
+    run_free(r);
+    swf_sign.free(st);
+}
+
+static void test_sign_exact_number_matches_only_itself(void **unused)
+{
+    void *st = sign_state("attest = ( { numbers = [ \"13035550100\" ]; level = \"A\"; },"
+                          " { level = \"C\"; } );");
+    struct run *r;
+
+    r = run(&swf_sign, st, request("INVITE", "12025550199", "13035550100", "12025550199", ""));
+    assert_signed(r, "13035550100", "12025550199", 'A');
+    run_free(r);
+    /* the example: one digit more is another number */
+    r = run(&swf_sign, st, request("INVITE", "12025550199", "130355501009", "12025550199", ""));
+    assert_signed(r, "130355501009", "12025550199", 'C');
+    run_free(r);
+    swf_sign.free(st);
+}
+
+static void test_sign_star_makes_a_prefix(void **unused)
+{
+    void *st = sign_state("attest = ( { numbers = [ \"+1 303 555 01*\" ]; level = \"A\"; },"
+                          " { level = \"C\"; } );");
+    struct run *r;
+
+    r = run(&swf_sign, st, request("INVITE", "12025550199", "130355501009", "12025550199", ""));
+    assert_signed(r, "130355501009", "12025550199", 'A');
+    run_free(r);
+    r = run(&swf_sign, st, request("INVITE", "12025550199", "13035550200", "12025550199", ""));
+    assert_signed(r, "13035550200", "12025550199", 'C');
+    run_free(r);
+    swf_sign.free(st);
+}
+
+static void test_sign_short_bare_entry_is_still_a_prefix(void **unused)
+{
+    /* written before '*' existed: "1202555" is no whole number, so it stays a prefix */
+    void *st = sign_state("attest = ( { numbers = [ \"1202555\" ]; level = \"A\"; } );");
+    struct run *r =
+        run(&swf_sign, st, request("INVITE", "12025550199", "12025550100", "12025550199", ""));
+
+    assert_signed(r, "12025550100", "12025550199", 'A');
     run_free(r);
     swf_sign.free(st);
 }
@@ -592,6 +636,19 @@ static void test_sign_rejects_bad_settings(void **unused)
                     "attest = ( { numbers = [ \"12025550199-12025550100\" ]; level = \"A\"; } );");
     assert_rejected("sign.attest[0].numbers",
                     OKX "attest = ( { numbers = [ ]; level = \"A\"; } );");
+    assert_rejected("sign.attest[0].numbers[0]",
+                    OKX "attest = ( { numbers = [ \"12*02\" ]; level = \"A\"; } );");
+    assert_rejected("sign.attest[0].numbers[0]", OKX
+                    "attest = ( { numbers = [ \"12025550100-12025550199*\" ]; level = \"A\"; } );");
+    /* unreachable rules: after a catch-all, and entirely inside earlier rules */
+    assert_rejected(
+        "sign.attest[1]: unreachable: sign.attest[0] before it has no numbers",
+        OKX "attest = ( { level = \"B\"; }, { numbers = [ \"1202*\" ]; level = \"A\"; } );");
+    assert_rejected("sign.attest[2]: unreachable: every number",
+                    OKX "attest = ( { numbers = [ \"1202*\" ]; level = \"A\"; },"
+                        " { numbers = [ \"13035550100-13035550199\" ]; level = \"B\"; },"
+                        " { numbers = [ \"12025550100\", \"13035550150\","
+                        " \"1202555*\", \"13035550120-13035550130\" ]; level = \"C\"; } );");
     assert_rejected("sign.attest[0].lvl", OKX "attest = ( { lvl = \"A\"; } );");
     assert_rejected("sign.origid", OKX "origid = \"not-a-uuid\"; " RULES_ABC);
     assert_rejected("sign.dest", OKX "dest = \"from\"; " RULES_ABC);
@@ -671,6 +728,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_registry_finds_every_filter_by_its_name),
         cmocka_unit_test(test_sign_prefix_rule_gives_A),
+        cmocka_unit_test(test_sign_exact_number_matches_only_itself),
+        cmocka_unit_test(test_sign_star_makes_a_prefix),
+        cmocka_unit_test(test_sign_short_bare_entry_is_still_a_prefix),
         cmocka_unit_test(test_sign_range_rule_gives_A_inside_only),
         cmocka_unit_test(test_sign_number_written_with_separators_gives_A),
         cmocka_unit_test(test_sign_catch_all_rule_gives_B),
