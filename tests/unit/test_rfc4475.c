@@ -331,6 +331,12 @@ static void assert_forwarded(const char *name, const char *in, size_t len, int t
         add_edit(e, &ne, rrh ? rrh->line_off : h->line_off, 0, "%s", rr);
     }
     assert_int_equal(sip_via_parse(&m, h, &v), 0);
+    /*
+     * RFC 3261 18.2.2: a TCP request's responses must find its connection, so a TCP Via
+     * without rport gets the source port as rport (before received=, at the value's end)
+     */
+    if (v.rport < 0 && transport == SW_TCP && strcasecmp(v.transport, "TCP") == 0)
+        add_edit(e, &ne, h->value_off + v.value_len, 0, ";rport=5060");
     /* RFC 3581: a value-less rport gets the source port, and received= follows it */
     if (v.rport == 0) {
         const char *val = m.buf + h->value_off;
