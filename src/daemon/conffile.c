@@ -38,9 +38,9 @@
 
 /* ---- the known keys ---------------------------------------------------------------- */
 
-static const char *const top_keys[] = {"listen",     "workers", "pid_file",   "user", "log",
-                                       "udp_rcvbuf", "trunks",  "max_parked", "tcp",
-                                       "dns",        NULL};
+static const char *const top_keys[] = {"listen", "workers",    "pid_file", "user",
+                                       "log",    "udp_rcvbuf", "trunks",   "max_parked",
+                                       "tcp",    "dns",        NULL};
 static const char *const listen_keys[] = {"address", "port", "transport", "advertise", NULL};
 static const char *const log_keys[] = {"syslog", "level", NULL};
 static const char *const trunk_keys[] = {
