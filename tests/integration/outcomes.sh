@@ -4,8 +4,8 @@
 #
 # Checked: a request toward a UDP next hop where nothing listens is sent, and the ICMP
 # port unreachable that comes back is counted (icmp_unreachable) and logged at info; a
-# request that grows past what UDP carries fails with EMSGSIZE, counted
-# (send_failed_msgsize) and not as forwarded; a TCP next hop that refuses the connection
+# request that grows past what UDP carries toward a UDP-only next hop is answered 513
+# (replied_513), never tried (no EMSGSIZE) and not counted as forwarded; a TCP next hop that refuses the connection
 # is counted (send_failed_refused) and not as forwarded; Max-Forwards 300 is logged as out
 # of range and answered 400, logged at info; a source in no trunk gets a 403 logged at
 # info; a stream that is not SIP closes its connection (tcp_closed_not_sip); a burst of
@@ -124,12 +124,15 @@ counters
 want "next hop with nothing listening" icmp_unreachable 1
 want "next hop with nothing listening" sent_udp 1
 
-# --- EMSGSIZE ----------------------------------------------------------------------------
+# --- too large for UDP --------------------------------------------------------------------
+# Once our Via is on, 65 450 bytes no longer fit a UDP datagram (65 507): the proxy answers
+# 513 instead of trying (RFC 3261 18.1.1), so the send never fails with EMSGSIZE and
+# nothing is counted as forwarded.
 send 127.0.0.52 udp 65450 70
-logged "65 450-byte INVITE to a UDP next hop" warning "cannot send [0-9]+ bytes over UDP to 127.0.0.51:$DEAD: Message too long"
 counters
-want "65 450-byte INVITE to a UDP next hop" send_failed_msgsize 1
-want "65 450-byte INVITE to a UDP next hop (not forwarded)" forwarded_requests 1
+want "65 450-byte INVITE to a UDP-only next hop" replied_513 1
+want "65 450-byte INVITE to a UDP-only next hop (no send tried)" send_failed_msgsize 0
+want "65 450-byte INVITE to a UDP-only next hop (not forwarded)" forwarded_requests 1
 
 # --- TCP next hop refuses ----------------------------------------------------------------
 send 127.0.0.53 udp 600 70

@@ -177,6 +177,15 @@ def undo(got, orig, srcport, tcp_in):
     got = rr.sub(b"", got)
     if b";received=127.0.0.1" in got and b";received=127.0.0.1" not in orig:
         got = got.replace(b";received=127.0.0.1", b"", 1)
+    # RFC 3261 18.2.2: a TCP request whose top Via says TCP and has no rport gets
+    # ;rport=<source port>, so that its responses find its connection
+    sp = rb"[ \t\r\n]*"  # white space, folding included (wsinv folds its Via)
+    top = re.search(rb"(?im)^(?:via|v)[ \t]*:" + sp + rb"SIP" + sp + rb"/" + sp + rb"2\.0" + sp +
+                    rb"/" + sp + rb"(\w+)([^\r\n,]*)", orig)
+    if tcp_in and top and top.group(1).upper() == b"TCP" and b";rport" not in top.group(2).lower():
+        if b";rport=%d" % srcport not in got:
+            return "no ;rport=%d on the TCP Via" % srcport
+        got = got.replace(b";rport=%d" % srcport, b"", 1)
     got = got.replace(b";rport=%d" % srcport, b";rport", 1)
     mf = re.compile(rb"(?im)^Max-Forwards[ \t]*:[ \t]*(\d+)")
     a, b = mf.search(orig), mf.search(got)
