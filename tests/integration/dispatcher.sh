@@ -44,24 +44,7 @@ before_finish() {
     fi
 }
 
-read -r KAM SW UAC UAS < <(python3 - <<'EOF'
-import socket
-held, out = [], []
-while len(out) < 4:
-    t = socket.socket()
-    t.bind(("0.0.0.0", 0))
-    p = t.getsockname()[1]
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        u.bind(("0.0.0.0", p))
-    except OSError:
-        t.close()
-        continue
-    held += [t, u]
-    out.append(p)
-print(*out)
-EOF
-)
+read -r KAM SW UAC UAS < <(free_ports 4)
 if [ -z "${UAS:-}" ]; then
     nok "could not find free ports"
     finish

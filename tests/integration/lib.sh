@@ -83,6 +83,28 @@ waitfor() {
     return 1
 }
 
+# free_ports N: N port numbers, all different, each free for both UDP and TCP on every
+# address at the moment of asking (the kernel picks them; a daemon binds them next).
+free_ports() {
+    python3 - "$1" <<'PY'
+import socket, sys
+held, out = [], []
+while len(out) < int(sys.argv[1]):
+    t = socket.socket()
+    t.bind(("0.0.0.0", 0))
+    p = t.getsockname()[1]
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        u.bind(("0.0.0.0", p))
+    except OSError:
+        t.close()
+        continue
+    held += [t, u]
+    out.append(p)
+print(*out)
+PY
+}
+
 # --- the working directory and what runs in the background ----------------------------------
 work=
 bg_pids=() # add the pid of everything started with & ; it is stopped at exit

@@ -29,24 +29,7 @@ make_workdir limits
 FLOOD="$SRCDIR/tests/integration/connflood.py"
 TCPCALL="$SRCDIR/tests/integration/tcpcall.py"
 
-read -r SW SW2 P1 P2 P3 < <(python3 - <<'PY'
-import socket
-held, out = [], []
-while len(out) < 5:
-    t = socket.socket()
-    t.bind(("0.0.0.0", 0))
-    p = t.getsockname()[1]
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        u.bind(("0.0.0.0", p))
-    except OSError:
-        t.close()
-        continue
-    held += [t, u]
-    out.append(p)
-print(*out)
-PY
-)
+read -r SW SW2 P1 P2 P3 < <(free_ports 5)
 
 # write_conf FILE PORT TCP-GROUP
 write_conf() {

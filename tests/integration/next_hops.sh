@@ -46,24 +46,7 @@ before_finish() {
 }
 
 # Ports free for UDP and TCP: stirwired, the UAC, the SBCs (one port, several addresses), DNS.
-read -r SW UAC SBC DNS < <(python3 - <<'EOF'
-import socket
-held, out = [], []
-while len(out) < 4:
-    t = socket.socket()
-    t.bind(("0.0.0.0", 0))
-    p = t.getsockname()[1]
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        u.bind(("0.0.0.0", p))
-    except OSError:
-        t.close()
-        continue
-    held += [t, u]
-    out.append(p)
-print(*out)
-EOF
-)
+read -r SW UAC SBC DNS < <(free_ports 4)
 if [ -z "${DNS:-}" ]; then
     nok "could not find free ports"
     finish

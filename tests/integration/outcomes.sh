@@ -22,24 +22,7 @@ skip_without python3
 need_built STIRWIRED
 make_workdir outcomes
 
-read -r SW DEAD < <(python3 - <<'PY'
-import socket
-held, out = [], []
-while len(out) < 2:
-    t = socket.socket()
-    t.bind(("0.0.0.0", 0))
-    p = t.getsockname()[1]
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        u.bind(("0.0.0.0", p))
-    except OSError:
-        t.close()
-        continue
-    held += [t, u]
-    out.append(p)
-print(*out)
-PY
-)
+read -r SW DEAD < <(free_ports 2)
 cat >stirwired.conf <<CONF
 listen = ( { address = "127.0.0.1"; port = $SW; transport = [ "udp", "tcp" ]; } );
 workers = 1;

@@ -34,17 +34,7 @@ before_finish() {
     fi
 }
 
-read -r SW UAC1 UAC2 UAS < <(python3 - <<'PY'
-import socket
-held, out = [], []
-while len(out) < 4:
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    u.bind(("0.0.0.0", 0))
-    held.append(u)
-    out.append(u.getsockname()[1])
-print(*out)
-PY
-)
+read -r SW UAC1 UAC2 UAS < <(free_ports 4)
 
 write_config() { # write_config FILE MS
     cat >"$1" <<CONF

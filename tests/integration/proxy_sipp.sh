@@ -68,24 +68,7 @@ py() {
 log_count() { grep -c -- "$1" stirwired.log 2>/dev/null; }
 
 # Ports free for both UDP and TCP on every address, all different.
-read -r SW UAC_U UAS_U UAC_T UAS_T SINK < <(python3 - <<'EOF'
-import socket
-held, out = [], []
-while len(out) < 6:
-    t = socket.socket()
-    t.bind(("0.0.0.0", 0))
-    p = t.getsockname()[1]
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        u.bind(("0.0.0.0", p))
-    except OSError:
-        t.close()
-        continue
-    held += [t, u]
-    out.append(p)
-print(*out)
-EOF
-)
+read -r SW UAC_U UAS_U UAC_T UAS_T SINK < <(free_ports 6)
 if [ -z "${SINK:-}" ]; then
     nok "could not find free ports"
     finish

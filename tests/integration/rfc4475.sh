@@ -30,24 +30,7 @@ before_finish() {
 }
 
 # Two ports free for both UDP and TCP.
-read -r SW SINK < <(python3 - <<'PY'
-import socket
-held, out = [], []
-while len(out) < 2:
-    t = socket.socket()
-    t.bind(("0.0.0.0", 0))
-    p = t.getsockname()[1]
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        u.bind(("0.0.0.0", p))
-    except OSError:
-        t.close()
-        continue
-    held += [t, u]
-    out.append(p)
-print(*out)
-PY
-)
+read -r SW SINK < <(free_ports 2)
 cat >stirwired.conf <<CONF
 # written by tests/integration/rfc4475.sh
 listen = ( { address = "127.0.0.1"; port = $SW; transport = [ "udp", "tcp" ]; } );

@@ -22,24 +22,7 @@ need_built STIRWIRED
 make_workdir tcpresp
 TCPCALL="$SRCDIR/tests/integration/tcpcall.py"
 
-read -r SW P1 P2 P3 P4 P5 < <(python3 - <<'PY'
-import socket
-held, out = [], []
-while len(out) < 6:
-    t = socket.socket()
-    t.bind(("0.0.0.0", 0))
-    p = t.getsockname()[1]
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        u.bind(("0.0.0.0", p))
-    except OSError:
-        t.close()
-        continue
-    held += [t, u]
-    out.append(p)
-print(*out)
-PY
-)
+read -r SW P1 P2 P3 P4 P5 < <(free_ports 6)
 cat >stirwired.conf <<CONF
 listen = ( { address = "127.0.0.1"; port = $SW; transport = [ "udp", "tcp" ]; } );
 workers = 2;
