@@ -7,7 +7,7 @@
 #   build       out-of-tree build in build/ with --enable-werror, then make check
 #   asan        a second build in build-asan/ with --enable-sanitizers, make check
 #   format      tools/check-format.sh
-#   fuzz        tools/fuzz.sh 45 (every libFuzzer target, 45 s each)
+#   fuzz        tools/fuzz.sh 30 (every libFuzzer target, 30 s each)
 #   distcheck   make distcheck in build/ (the tarball builds, installs and passes its unit tests)
 # A failing make check prints the logs of the tests that failed. Takes a few minutes on
 # two cores. Set JOBS to change make's parallelism (default 2).
@@ -103,9 +103,9 @@ banner format "tools/check-format.sh"
 "$top/tools/check-format.sh" || die "C files do not match .clang-format (list above)"
 done_stage
 
-banner fuzz "tools/fuzz.sh 45"
+banner fuzz "tools/fuzz.sh 30"
 if [ -x "$top/tools/fuzz.sh" ] || [ -f "$top/tools/fuzz.sh" ]; then
-    bash "$top/tools/fuzz.sh" 45 || die "fuzzing found a problem (output above)"
+    bash "$top/tools/fuzz.sh" 30 || die "fuzzing found a problem (output above)"
 else
     echo "tools/fuzz.sh does not exist yet; nothing to fuzz"
 fi
