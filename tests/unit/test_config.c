@@ -90,6 +90,8 @@ static int load_bad(struct fixture *f, const char *text)
     int n = 0;
 
     write_conf(f, text);
+    sw_config_unref(f->cfg); /* a test may load a good file first */
+    f->cfg = NULL;
     assert_int_equal(sw_config_load(f->path, NULL, &f->cfg, f->errs, sizeof(f->errs)), -1);
     assert_null(f->cfg);
     for (p = f->errs; (p = strchr(p, '\n')) != NULL; p++)
