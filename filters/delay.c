@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../src/core/clock.h"
 #include "../src/core/filter.h"
 
 struct timer {
@@ -45,14 +46,6 @@ enum { DELAY_PARKED, DELAY_RESUMED, DELAY_NOT_PARKED };
 static const char *const delay_counters[] = {"parked", "resumed", "not_parked", NULL};
 static const char *const delay_settings[] = {"ms", "match", NULL};
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void *timer_main(void *arg)
 {
     struct delay_conf *dc = arg;
@@ -60,7 +53,7 @@ static void *timer_main(void *arg)
     pthread_mutex_lock(&dc->lock);
     while (!dc->stop || dc->head != NULL) {
         struct timer *t = dc->head;
-        int64_t now = mono_ms();
+        int64_t now = sw_mono_ms();
 
         if (t == NULL) {
             pthread_cond_wait(&dc->cond, &dc->lock);
@@ -189,7 +182,7 @@ static swf_result delay_request(void *state, struct swf_call *call)
         return SWF_CONTINUE; /* this filter fails open */
     }
     swf_count(call, DELAY_PARKED);
-    t->due_ms = mono_ms() + dc->ms;
+    t->due_ms = sw_mono_ms() + dc->ms;
     t->token = token;
     t->next = NULL;
     pthread_mutex_lock(&dc->lock);

@@ -91,6 +91,33 @@ int sw_addr_port(const struct sockaddr *sa)
     return 0;
 }
 
+int sw_addr_unicast(const struct sockaddr *sa)
+{
+    const unsigned char *b;
+
+    if (sa->sa_family == AF_INET) {
+        b = (const unsigned char *)&((const struct sockaddr_in *)sa)->sin_addr;
+    } else if (sa->sa_family == AF_INET6) {
+        const struct in6_addr *v6 = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+        if (IN6_IS_ADDR_MULTICAST(v6) || IN6_IS_ADDR_UNSPECIFIED(v6))
+            return 0;
+        if (!IN6_IS_ADDR_V4MAPPED(v6))
+            return 1;
+        b = v6->s6_addr + 12;
+    } else {
+        return 0;
+    }
+    return !((b[0] == 0 && b[1] == 0 && b[2] == 0 && b[3] == 0) || b[0] >= 224);
+}
+
+void sw_addr_set_port(struct sockaddr_storage *ss, int port)
+{
+    if (ss->ss_family == AF_INET)
+        ((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
+    else if (ss->ss_family == AF_INET6)
+        ((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)port);
+}
+
 void sw_addr_normalise(struct sockaddr_storage *ss, socklen_t *len)
 {
     struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;

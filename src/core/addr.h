@@ -33,6 +33,15 @@ void sw_addr_str(const struct sockaddr *sa, char *out, size_t size);
 int sw_addr_from_ip(const char *host, int port, struct sockaddr_storage *ss, socklen_t *len);
 /* The port of an AF_INET / AF_INET6 address (host order), 0 otherwise. */
 int sw_addr_port(const struct sockaddr *sa);
+/*
+ * Whether a message may be sent to sa as to one host: not unspecified, not multicast,
+ * not the limited broadcast (inside 240.0.0.0/4, reserved), in IPv4, IPv6 or IPv4-mapped
+ * form. A subnet's directed broadcast cannot be told from a host here; the kernel
+ * refuses it without SO_BROADCAST.
+ */
+int sw_addr_unicast(const struct sockaddr *sa);
+/* Sets the port (host order) of an AF_INET / AF_INET6 address; others are left alone. */
+void sw_addr_set_port(struct sockaddr_storage *ss, int port);
 /* A v4-mapped IPv6 address becomes plain IPv4, so one peer has one key everywhere. */
 void sw_addr_normalise(struct sockaddr_storage *ss, socklen_t *len);
 /* Same family, address and port. */

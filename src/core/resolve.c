@@ -87,10 +87,7 @@ static void add_hop(struct collect *c, const struct query *q, const struct socka
     h->tcp_capable = q->spec->transport == SW_TCP;
     memcpy(&h->addr, sa, len);
     h->addrlen = len;
-    if (h->addr.ss_family == AF_INET)
-        ((struct sockaddr_in *)&h->addr)->sin_port = htons((uint16_t)q->port);
-    else
-        ((struct sockaddr_in6 *)&h->addr)->sin6_port = htons((uint16_t)q->port);
+    sw_addr_set_port(&h->addr, q->port);
     h->priority = q->priority;
     h->weight = q->weight;
 }

@@ -18,14 +18,6 @@
 #include "filter.h"
 #include "trunk.h"
 
-static void set_port(struct sockaddr_storage *ss, int port)
-{
-    if (ss->ss_family == AF_INET)
-        ((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
-    else if (ss->ss_family == AF_INET6)
-        ((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)port);
-}
-
 /* host: letters, digits, dots and dashes (a DNS name), checked before getaddrinfo */
 static int valid_name(const char *h)
 {
@@ -179,7 +171,7 @@ int sw_hop_parse(const char *uri, struct sw_hop *hop, char *why, size_t whylen)
         memcpy(&hop->addr, res->ai_addr, res->ai_addrlen);
         hop->addrlen = (socklen_t)res->ai_addrlen;
         freeaddrinfo(res);
-        set_port(&hop->addr, hop->port);
+        sw_addr_set_port(&hop->addr, hop->port);
     }
     if (hop->transport == SW_TCP)
         hop->tcp_capable = 1;

@@ -33,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../core/clock.h"
 #include "../core/log.h"
 #include "../core/resolve.h"
 #include "hopmon.h"
@@ -71,14 +72,6 @@ struct sw_hopmon {
     uint64_t tag;
     _Atomic uint64_t marked_down, marked_up, dns_changes;
 };
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* The configuration to work on, with a reference; NULL when stopping. */
 static struct sw_config *take_config(struct sw_hopmon *mon)
@@ -185,7 +178,7 @@ static void *resolver_main(void *arg)
     struct sw_config *cfg;
 
     while ((cfg = take_config(mon)) != NULL) {
-        int64_t now = now_ms() / 1000;
+        int64_t now = sw_mono_ms() / 1000;
         size_t i;
 
         for (i = 0; i < cfg->ntrunks; i++) {
@@ -381,7 +374,7 @@ static struct probe *probe_find(struct sw_hopmon *mon, const struct sw_hop *h)
         sw_addr_str((const struct sockaddr *)&h->addr, w, sizeof(w));
         snprintf(p->where, sizeof(p->where), "%s/%s", w, h->transport == SW_TCP ? "tcp" : "udp");
     }
-    p->next_send = now_ms();
+    p->next_send = sw_mono_ms();
     return p;
 }
 
@@ -430,7 +423,7 @@ static void *health_main(void *arg)
     struct sw_config *cfg;
 
     while ((cfg = take_config(mon)) != NULL) {
-        int64_t now = now_ms();
+        int64_t now = sw_mono_ms();
         size_t i, n = 0;
 
         sync_probes(mon, cfg);

@@ -59,6 +59,7 @@
 #include <unistd.h>
 
 #include "../core/addr.h"
+#include "../core/clock.h"
 #include "../core/log.h"
 #include "../sip/framing.h"
 #include "net.h"
@@ -287,9 +288,7 @@ struct sw_net *sw_net_bind(struct sw_config *cfg, int nworkers, char *err, size_
         }
     }
     if (net->port == 0)
-        net->port = ntohs(l0->addr.ss_family == AF_INET
-                              ? ((const struct sockaddr_in *)&l0->addr)->sin_port
-                              : ((const struct sockaddr_in6 *)&l0->addr)->sin6_port);
+        net->port = sw_addr_port((const struct sockaddr *)&l0->addr);
     if (net->host[0] == '\0') {
         char ip[64];
         if (l0->addr.ss_family == AF_INET) {
@@ -332,30 +331,6 @@ fail:
 
 /* --- TCP connections ------------------------------------------------------------------ */
 
-static int64_t mono_now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec;
-}
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void set_port(struct sockaddr_storage *ss, int port)
-{
-    if (ss->ss_family == AF_INET)
-        ((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
-    else
-        ((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)port);
-}
-
 /* The entry of peer's address in the per-source table (table locked); *slot if none. */
 static struct src_count **src_slot(struct sw_net *net, const struct sockaddr_storage *peer,
                                    struct sockaddr_storage *key)
@@ -363,7 +338,7 @@ static struct src_count **src_slot(struct sw_net *net, const struct sockaddr_sto
     struct src_count **pp;
 
     memcpy(key, peer, sizeof(*key));
-    set_port(key, 0);
+    sw_addr_set_port(key, 0);
     if (key->ss_family == AF_INET6) {
         struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)key;
         memset(&in6->sin6_addr.s6_addr[8], 0, 8);
@@ -423,7 +398,7 @@ static struct conn *conn_new(int fd, const struct sockaddr_storage *peer, sockle
     memcpy(&c->peer, peer, len);
     c->peerlen = len;
     c->epfd = epfd;
-    c->last_active = mono_now();
+    c->last_active = sw_mono_s();
     pthread_mutex_init(&c->lock, NULL);
     return c;
 }
@@ -603,7 +578,7 @@ static int tcp_send(struct worker *w, const struct sockaddr_storage *dst, sockle
     pthread_mutex_lock(&net->conns_lock);
     if ((c = conn_find_locked(net, &key)) == NULL && connect_port > 0 &&
         connect_port != sw_addr_port((struct sockaddr *)&key)) {
-        set_port(&key, connect_port);
+        sw_addr_set_port(&key, connect_port);
         c = conn_find_locked(net, &key);
     }
     if (c != NULL) {
@@ -967,7 +942,7 @@ static const char *refusal_text(int why)
 static void refused(struct worker *w, int why, const struct sockaddr_storage *peer)
 {
     struct refusal_log *r = &w->refused[why];
-    int64_t now = mono_now();
+    int64_t now = sw_mono_s();
     char where[96];
 
     if (why == REF_LIMIT)
@@ -997,7 +972,7 @@ static void refused(struct worker *w, int why, const struct sockaddr_storage *pe
 /* The tick's part: the count of an interval that no later refusal has logged. */
 static void refusals_flush(struct worker *w)
 {
-    int64_t now = mono_now();
+    int64_t now = sw_mono_s();
     int i;
 
     for (i = 0; i < NREFUSALS; i++) {
@@ -1040,7 +1015,7 @@ static void refuse_no_fd(struct worker *w, struct item *it)
         refused(w, REF_NO_FD, NULL);
     epoll_ctl(w->epfd, EPOLL_CTL_MOD, it->fd, &ev);
     it->paused = 1;
-    w->accept_resume_ms = mono_ms() + ACCEPT_PAUSE_MS;
+    w->accept_resume_ms = sw_mono_ms() + ACCEPT_PAUSE_MS;
 }
 
 /* Listeners paused by refuse_no_fd accept again once their pause is over. */
@@ -1048,7 +1023,7 @@ static void resume_accept(struct worker *w)
 {
     size_t l;
 
-    if (w->accept_resume_ms == 0 || mono_ms() < w->accept_resume_ms)
+    if (w->accept_resume_ms == 0 || sw_mono_ms() < w->accept_resume_ms)
         return;
     for (l = 0; l < w->net->nlisten; l++) {
         if (w->tcpl[l].paused) {
@@ -1188,7 +1163,7 @@ static int conn_keep(struct conn *c, const char *buf, size_t left, int started)
     }
     c->inlen = left;
     if (started || c->partial_since == 0)
-        c->partial_since = mono_now();
+        c->partial_since = sw_mono_s();
     return 0;
 }
 
@@ -1260,7 +1235,7 @@ static void on_conn(struct worker *w, struct conn *c, uint32_t events)
         }
         if (n < 0)
             break;
-        c->last_active = mono_now();
+        c->last_active = sw_mono_s();
         total = c->inlen + (size_t)n;
         if ((used = conn_frames(w, c, buf, total)) == (size_t)-1)
             return;
@@ -1281,7 +1256,7 @@ static void sweep(struct worker *w)
 {
     struct conn *doomed[256], *c;
     int why[256];
-    int64_t now = mono_now(), idle = now - CONN_IDLE_SECS;
+    int64_t now = sw_mono_s(), idle = now - CONN_IDLE_SECS;
     int partial = current_config(w)->tcp_partial_timeout;
     size_t b, n, i;
     char where[96];
@@ -1327,7 +1302,7 @@ static void *worker_main(void *arg)
 {
     struct worker *w = arg;
     struct epoll_event ev[64];
-    int64_t next_sweep = mono_now() + SWEEP_SECS;
+    int64_t next_sweep = sw_mono_s() + SWEEP_SECS;
     int n, i;
 
     int64_t stop_at = 0;
@@ -1336,15 +1311,15 @@ static void *worker_main(void *arg)
         /* at shutdown, keep serving while messages are parked, for a grace period */
         if (atomic_load(&w->net->stopping)) {
             if (stop_at == 0)
-                stop_at = mono_now() + STOP_GRACE_SECS;
-            if (w->q.parked == 0 || mono_now() >= stop_at)
+                stop_at = sw_mono_s() + STOP_GRACE_SECS;
+            if (w->q.parked == 0 || sw_mono_s() >= stop_at)
                 break;
         }
-        if (mono_now() >= next_sweep) {
+        if (sw_mono_s() >= next_sweep) {
             sweep(w);
             refusals_flush(w);
             sw_log_limit_flush(&w->lim);
-            next_sweep = mono_now() + SWEEP_SECS;
+            next_sweep = sw_mono_s() + SWEEP_SECS;
         }
         resume_accept(w);
         n = epoll_wait(w->epfd, ev, 64, 100);

@@ -451,7 +451,7 @@ static int check_ruri(const struct sip_msg *m, const char **reason)
 static int proxy_required(const struct sip_msg *m, char *out, size_t size)
 {
     const struct sip_hdr *h;
-    size_t i, o = 0, k;
+    size_t i, o = 0;
     int tags = 0, n;
 
     if ((h = sip_hdr_find(m, SH_PROXY_REQUIRE, 0)) == NULL)
@@ -460,22 +460,18 @@ static int proxy_required(const struct sip_msg *m, char *out, size_t size)
     o = (size_t)n;
     for (i = 0; (h = sip_hdr_find(m, SH_PROXY_REQUIRE, i)) != NULL; i++) {
         const char *v = m->buf + h->value_off;
-        size_t a = 0;
+        size_t a = 0, len, comma;
         while (a < h->value_len) {
-            size_t b = a;
-            while (b < h->value_len && v[b] != ',')
-                b++;
-            for (k = a; k < b && is_lws(v[k]); k++)
+            /* the one list reader (sipmsg.h): value length without trailing white space */
+            for (; a < h->value_len && is_lws(v[a]); a++)
                 ;
-            a = k;
-            for (k = b; k > a && is_lws(v[k - 1]); k--)
-                ;
-            if (k > a && o + (k - a) + 4 < size) {
-                n = snprintf(out + o, size - o, "%s%.*s", tags ? ", " : "", (int)(k - a), v + a);
+            len = sip_first_value(v + a, h->value_len - a, 0, &comma);
+            if (len > 0 && o + len + 4 < size) {
+                n = snprintf(out + o, size - o, "%s%.*s", tags ? ", " : "", (int)len, v + a);
                 o += (size_t)n;
                 tags++;
             }
-            a = b + 1;
+            a += comma + 1;
         }
     }
     if (tags == 0)
@@ -882,31 +878,6 @@ static void run_response(const struct sw_proxy_env *env, struct sw_job *job, cha
     }
 }
 
-/*
- * Whether a response must not go to that address: unspecified, multicast, the limited
- * broadcast (inside 240.0.0.0/4, reserved), and their IPv4-mapped IPv6 forms. A
- * subnet's directed broadcast cannot be told from a host here; the kernel refuses it
- * without SO_BROADCAST.
- */
-static int not_unicast(const struct sockaddr_storage *a)
-{
-    const unsigned char *b;
-
-    if (a->ss_family == AF_INET) {
-        b = (const unsigned char *)&((const struct sockaddr_in *)a)->sin_addr;
-    } else if (a->ss_family == AF_INET6) {
-        const struct in6_addr *v6 = &((const struct sockaddr_in6 *)a)->sin6_addr;
-        if (IN6_IS_ADDR_MULTICAST(v6) || IN6_IS_ADDR_UNSPECIFIED(v6))
-            return 1;
-        if (!IN6_IS_ADDR_V4MAPPED(v6))
-            return 0;
-        b = v6->s6_addr + 12;
-    } else {
-        return 1;
-    }
-    return (b[0] == 0 && b[1] == 0 && b[2] == 0 && b[3] == 0) || b[0] >= 224;
-}
-
 static void handle_response(const struct sw_proxy_env *env, struct sw_job *job,
                             const struct sw_rx *rx, char *out, struct sw_out *o,
                             struct sw_stats *st)
@@ -961,7 +932,7 @@ static void handle_response(const struct sw_proxy_env *env, struct sw_job *job,
         st->dropped_not_ours++;
         return;
     }
-    if (not_unicast(&job->route.dst)) {
+    if (!sw_addr_unicast((const struct sockaddr *)&job->route.dst)) {
         /* RFC 4475 3.3.10: a response is never sent to a broadcast or multicast address */
         snprintf(o->why, sizeof(o->why),
                  "%d response from %s:%d: next Via %.64s is not a unicast address", m->status,
