@@ -28,6 +28,7 @@
 #include <libconfig.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "../lib/stirwire.h"
 #include "../sip/sipmsg.h"
@@ -62,6 +63,16 @@ struct swf_verdict {
     char x5u[512];   /* "" when unknown */
     char spc[64];    /* SPC of the signer's certificate, "" when unknown */
     sw_err err;      /* SW_OK, or why the PASSporT is bad / could not be made */
+    /* written by verify (src/sip/stir.h has the meaning of each) */
+    int verified;        /* 1: a verify filter judged this message */
+    const char *verstat; /* ATIS-1000074 value (static string), NULL when not judged */
+    int64_t iat;         /* the PASSporT's iat, 0 when unknown */
+    int identities;      /* Identity headers in the message */
+    int has_div;         /* a div PASSporT (RFC 8946) came with it */
+    char div_tn[SW_TN_MAX];
+    int rejected;        /* verify answered the request with reply_status */
+    int tagged_open;     /* the certificate could not be had and the trunk fails open */
+    char detail[160];    /* why, in words ("" when valid) */
 };
 
 /* One message passing through a chain, as a filter sees it. */
@@ -70,6 +81,9 @@ struct swf_call {
     struct sip_edits *edits;      /* where a filter writes its changes */
     sw_ctx *ctx;                  /* the worker's libstirwire context */
     const struct sw_trunk *trunk; /* the trunk the message came from */
+    const struct sockaddr *src;   /* where it came from (the peer, or the capture's source) */
+    socklen_t srclen;
+    int transport;                /* SW_UDP or SW_TCP */
     int64_t now; /* seconds: the socket's clock, or a packet's capture time in the TAP */
     int observe; /* 1 in the TAP: nothing will be sent, REPLY only records a verdict */
     struct swf_verdict verdict;
@@ -113,6 +127,15 @@ struct swf_filter {
     swf_result (*request)(void *state, struct swf_call *call);  /* may be NULL */
     swf_result (*response)(void *state, struct swf_call *call); /* may be NULL */
     void (*free)(void *state);                                  /* may be NULL */
+    /*
+     * Called once per request when its chain has ended, however it ended, for every
+     * filter of the chain that has it, even one the chain never reached (a verify
+     * reject stops the chain before audit): result is the chain's answer (CONTINUE:
+     * forwarded, REPLY: answered with call->reply_status, DROP), by the filter that gave
+     * it (NULL for CONTINUE). Observes only: changes nothing. May be NULL.
+     */
+    void (*done)(void *state, struct swf_call *call, swf_result result,
+                 const struct swf_filter *by);
 };
 
 /* --- settings readers, for configure() --------------------------------------------------- */
