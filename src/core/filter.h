@@ -70,9 +70,10 @@ struct swf_verdict {
     int identities;      /* Identity headers in the message */
     int has_div;         /* a div PASSporT (RFC 8946) came with it */
     char div_tn[SW_TN_MAX];
-    int rejected;        /* verify answered the request with reply_status */
-    int tagged_open;     /* the certificate could not be had and the trunk fails open */
-    char detail[160];    /* why, in words ("" when valid) */
+    int rejected;     /* verify answered the request with reply_status */
+    int tagged_open;  /* the certificate could not be had and the trunk fails open */
+    int pass_only;    /* the trunk's verify policy is "pass": observe, tag nothing */
+    char detail[160]; /* why, in words ("" when valid) */
 };
 
 /* One message passing through a chain, as a filter sees it. */
@@ -83,9 +84,9 @@ struct swf_call {
     const struct sw_trunk *trunk; /* the trunk the message came from */
     const struct sockaddr *src;   /* where it came from (the peer, or the capture's source) */
     socklen_t srclen;
-    int transport;                /* SW_UDP or SW_TCP */
-    int64_t now; /* seconds: the socket's clock, or a packet's capture time in the TAP */
-    int observe; /* 1 in the TAP: nothing will be sent, REPLY only records a verdict */
+    int transport; /* SW_UDP or SW_TCP */
+    int64_t now;   /* seconds: the socket's clock, or a packet's capture time in the TAP */
+    int observe;   /* 1 in the TAP: nothing will be sent, REPLY only records a verdict */
     struct swf_verdict verdict;
     void *slot;         /* this filter's SWF_SLOT_BYTES, zeroed before its first call */
     uint64_t *counters; /* this filter's counters in the worker's table */

@@ -49,22 +49,22 @@ void stir_opts_init(struct stir_opts *o);
 
 /* The verdict, plain data. Strings are "" when unknown. */
 struct stir_result {
-    sw_err err;           /* SW_OK, SW_ERR_PENDING (see stir_verify), or the failure */
-    const char *verstat;  /* sw_err_verstat(err): a static string; NULL while PENDING */
+    sw_err err;                   /* SW_OK, SW_ERR_PENDING (see stir_verify), or the failure */
+    const char *verstat;          /* sw_err_verstat(err): a static string; NULL while PENDING */
     char detail[STIR_DETAIL_MAX]; /* why, in words (sw_errmsg of the deciding step) */
-    int identities;       /* Identity / y: header values in the request */
-    int chosen;           /* index (0-based, header order) of the shaken one, -1 if none */
-    int compact;          /* the chosen one is in compact form */
-    int no_number;        /* the request has no usable calling telephone number */
-    char attest;          /* from the chosen PASSporT: 'A', 'B', 'C', or 0 */
-    char orig[SW_TN_MAX]; /* the calling number of the request, canonical */
-    char dest[SW_TN_MAX]; /* the called number of the request, canonical */
-    char origid[40];      /* the PASSporT's origid */
-    char x5u[STIR_X5U_MAX]; /* the chosen header's info URL (the certificate to fetch) */
-    char spc[64];         /* the certificate's SPC, once it was used */
-    int64_t iat;          /* the PASSporT's iat, 0 when unknown */
-    int has_div;          /* a div PASSporT (RFC 8946) was present */
-    char div_orig[SW_TN_MAX]; /* its orig.tn and div.tn, as written */
+    int identities;               /* Identity / y: header values in the request */
+    int chosen;                   /* index (0-based, header order) of the shaken one, -1 if none */
+    int compact;                  /* the chosen one is in compact form */
+    int no_number;                /* the request has no usable calling telephone number */
+    char attest;                  /* from the chosen PASSporT: 'A', 'B', 'C', or 0 */
+    char orig[SW_TN_MAX];         /* the calling number of the request, canonical */
+    char dest[SW_TN_MAX];         /* the called number of the request, canonical */
+    char origid[40];              /* the PASSporT's origid */
+    char x5u[STIR_X5U_MAX];       /* the chosen header's info URL (the certificate to fetch) */
+    char spc[64];                 /* the certificate's SPC, once it was used */
+    int64_t iat;                  /* the PASSporT's iat, 0 when unknown */
+    int has_div;                  /* a div PASSporT (RFC 8946) was present */
+    char div_orig[SW_TN_MAX];     /* its orig.tn and div.tn, as written */
     char div_tn[SW_TN_MAX];
 };
 
