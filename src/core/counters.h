@@ -64,6 +64,7 @@
     X(parked, "messages parked while a filter waited")                                             \
     X(resumed, "parked messages resumed")                                                          \
     X(park_refused, "waits refused because the worker's max_parked was reached")                   \
+    X(retrans_absorbed, "retransmissions of a parked request dropped (it is forwarded once)")      \
     X(dropped_at_stop, "parked messages dropped at shutdown")                                      \
     X(hops_marked_down, "next hops marked down by OPTIONS health checks")                          \
     X(hops_marked_up, "next hops marked up again by OPTIONS health checks")                        \

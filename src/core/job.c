@@ -1,5 +1,5 @@
 /*
- * job.c - jobs, parking and the wait queue (see job.h).
+ * job.c - jobs, parking, the wait queue and the parked transactions (see job.h).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -7,7 +7,104 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "job.h"
+
+/* --- parked transactions ------------------------------------------------------------------ */
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *s = p;
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        h = (h ^ s[i]) * 1099511628211ULL;
+    return h;
+}
+
+void sw_txn_key_set(struct sw_txn_key *k, const char *branch, size_t branch_len, const char *method,
+                    size_t method_len, const struct sockaddr *src)
+{
+    unsigned a;
+
+    k->set = 0;
+    if (branch_len <= 7 || branch_len >= sizeof(k->branch) || strncmp(branch, "z9hG4bK", 7) != 0 ||
+        method_len == 0 || method_len >= sizeof(k->method))
+        return;
+    memcpy(k->branch, branch, branch_len);
+    k->branch[branch_len] = '\0';
+    memcpy(k->method, method, method_len);
+    k->method[method_len] = '\0';
+    a = sw_addr_hash(src);
+    k->hash = fnv(fnv(fnv(14695981039346656037ULL, branch, branch_len), method, method_len), &a,
+                  sizeof(a));
+    k->set = 1;
+}
+
+void sw_txns_init(struct sw_txns *t)
+{
+    memset(t->bucket, 0, sizeof(t->bucket));
+    atomic_init(&t->n, 0);
+    pthread_mutex_init(&t->lock, NULL);
+}
+
+void sw_txns_destroy(struct sw_txns *t)
+{
+    pthread_mutex_destroy(&t->lock);
+}
+
+/* Branch comparison is exact: RFC 3261 section 17.2.3 compares branches case-sensitively. */
+static int same_txn(const struct sw_job *j, const struct sw_txn_key *k, const struct sockaddr *src)
+{
+    return j->txn.hash == k->hash && strcmp(j->txn.branch, k->branch) == 0 &&
+           strcmp(j->txn.method, k->method) == 0 &&
+           sw_addr_equal((const struct sockaddr *)&j->src, src);
+}
+
+int sw_txns_has(struct sw_txns *t, const struct sw_txn_key *k, const struct sockaddr *src)
+{
+    const struct sw_job *j;
+    int found = 0;
+
+    /* the common case, nothing parked anywhere: no lock on the message path */
+    if (t == NULL || !k->set || atomic_load_explicit(&t->n, memory_order_relaxed) == 0)
+        return 0;
+    pthread_mutex_lock(&t->lock);
+    for (j = t->bucket[k->hash % SW_TXNS_BUCKETS]; j != NULL && !found; j = j->tnext)
+        found = same_txn(j, k, src);
+    pthread_mutex_unlock(&t->lock);
+    return found;
+}
+
+static void txns_add(struct sw_txns *t, struct sw_job *h)
+{
+    struct sw_job **b = &t->bucket[h->txn.hash % SW_TXNS_BUCKETS];
+
+    pthread_mutex_lock(&t->lock);
+    h->tnext = *b;
+    *b = h;
+    h->in_txns = 1;
+    atomic_fetch_add_explicit(&t->n, 1, memory_order_relaxed);
+    pthread_mutex_unlock(&t->lock);
+}
+
+static void txns_remove(struct sw_txns *t, struct sw_job *h)
+{
+    struct sw_job **p;
+
+    pthread_mutex_lock(&t->lock);
+    for (p = &t->bucket[h->txn.hash % SW_TXNS_BUCKETS]; *p != NULL; p = &(*p)->tnext) {
+        if (*p == h) {
+            *p = h->tnext;
+            atomic_fetch_sub_explicit(&t->n, 1, memory_order_relaxed);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&t->lock);
+    h->in_txns = 0;
+}
+
+/* --- the wait queue -------------------------------------------------------------------- */
 
 int sw_waitq_init(struct sw_waitq *q, size_t max_parked)
 {
@@ -84,6 +181,9 @@ void sw_job_start(struct sw_job *job, struct sw_config *cfg, const struct sw_tru
     job->heap = NULL;
     job->owned = NULL;
     job->qnext = NULL;
+    job->txn.set = 0;
+    job->in_txns = 0;
+    job->tnext = NULL;
 }
 
 void *swf_park(struct swf_call *call)
@@ -124,6 +224,15 @@ void *swf_park(struct swf_call *call)
     h->armed = 1;
     h->heap = NULL;
     h->qnext = NULL;
+    h->in_txns = 0;
+    h->tnext = NULL;
+    /*
+     * Entered only now, after the copy: a retransmission that arrives on another worker
+     * while this request is still in its chain is not absorbed (it runs the chain too).
+     * That window is microseconds against a retransmission interval of 500 ms.
+     */
+    if (h->txn.set && job->q->txns != NULL)
+        txns_add(job->q->txns, h);
     job->heap = h;
     job->q->parked++;
     if (job->st != NULL)
@@ -154,6 +263,8 @@ void sw_job_free(struct sw_job *job)
         return;
     if (job->q != NULL && job->q->parked > 0)
         job->q->parked--;
+    if (job->in_txns)
+        txns_remove(job->q->txns, job);
     sw_config_unref(job->cfg);
     free(job->owned);
     free(job);

@@ -13,11 +13,21 @@
  *
  * Rule: a parked job belongs to the worker that parked it; only swf_wake() may be called
  * from another thread, once per park.
+ *
+ * The parked transactions (struct sw_txns) are the one thing workers share: a UAC that
+ * retransmits a request while it is parked (RFC 3261 section 17.1.1.2: every T1 over UDP)
+ * must not have the copy run the chain again and be forwarded a second time. The kernel
+ * spreads a SO_REUSEPORT group's datagrams by a hash of the 4-tuple, so a retransmission
+ * usually reaches the worker that parked the first copy, but nothing guarantees it (the
+ * group changes when sockets are opened or closed, and a client may move to TCP), so the
+ * set is process-wide, under a mutex. It costs nothing while no job is parked (an atomic
+ * count is read first) and one short critical section per request while some are.
  */
 #ifndef SW_CORE_JOB_H
 #define SW_CORE_JOB_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -26,6 +36,45 @@
 #include "counters.h"
 #include "filter.h"
 
+/*
+ * A request's transaction, as RFC 3261 section 17.2.3 matches a retransmission to it: the
+ * top Via's branch (only an RFC 3261 one, starting with z9hG4bK: older clients' branches
+ * are not unique, and nothing is absorbed for them) and the method; the source address
+ * (the job's src) stands for the Via's sent-by, which a NAT may rewrite. Filled by the
+ * proxy before the chain runs; swf_park enters a parked job's key in its queue's set.
+ */
+#define SW_TXN_BRANCH_MAX 128
+struct sw_txn_key {
+    int set;       /* 0: this request has no key (no RFC 3261 branch, a response, the TAP) */
+    uint64_t hash; /* of branch, method and source */
+    char branch[SW_TXN_BRANCH_MAX];
+    char method[32];
+};
+
+/*
+ * Fills k from a branch and a method (not NUL-terminated) and the source. A branch
+ * without the RFC 3261 magic cookie, or one or a method too long to copy, leaves k->set 0.
+ */
+void sw_txn_key_set(struct sw_txn_key *k, const char *branch, size_t branch_len, const char *method,
+                    size_t method_len, const struct sockaddr *src);
+
+#define SW_TXNS_BUCKETS 1024
+/* The parked transactions of the process: heap jobs linked through their tnext. */
+struct sw_txns {
+    pthread_mutex_t lock;
+    atomic_size_t n; /* jobs in the set; read without the lock to skip it when 0 */
+    struct sw_job *bucket[SW_TXNS_BUCKETS];
+};
+
+void sw_txns_init(struct sw_txns *t);
+/* Destroys the lock; jobs still in the set are not touched (the exit frees them). */
+void sw_txns_destroy(struct sw_txns *t);
+/*
+ * 1 when a parked job has k's transaction from src (a retransmission to absorb), else 0.
+ * Any thread; k->set 0 or t NULL: 0.
+ */
+int sw_txns_has(struct sw_txns *t, const struct sw_txn_key *k, const struct sockaddr *src);
+
 /* The wake-up queue of one worker. */
 struct sw_waitq {
     int efd; /* eventfd: readable when jobs were woken; in the worker's epoll set */
@@ -33,9 +82,11 @@ struct sw_waitq {
     struct sw_job *head, **tail; /* woken jobs, in wake order (under lock) */
     size_t parked;               /* jobs parked now (worker thread only) */
     size_t max_parked;           /* limit on parked, from the configuration */
+    struct sw_txns *txns;        /* the process's parked transactions, or NULL (none kept) */
 };
 
-/* Creates the eventfd. 0, or -1 (errno set). */
+/* Creates the eventfd; txns starts NULL (the owner shares one set among its queues). 0,
+ * or -1 (errno set). */
 int sw_waitq_init(struct sw_waitq *q, size_t max_parked);
 void sw_waitq_destroy(struct sw_waitq *q);
 /* Takes every woken job (worker thread), clearing the eventfd; a list linked by qnext. */
@@ -72,6 +123,9 @@ struct sw_job {
     char *owned;          /* the heap copy's bytes */
     struct sw_job *qnext; /* wait queue link */
     struct sw_job_route route;
+    struct sw_txn_key txn; /* set by the proxy; entered in q->txns while parked */
+    int in_txns;           /* the heap copy is in q->txns */
+    struct sw_job *tnext;  /* q->txns bucket link (under its lock) */
 };
 
 /*
@@ -82,7 +136,10 @@ struct sw_job {
 void sw_job_start(struct sw_job *job, struct sw_config *cfg, const struct sw_trunk *trunk,
                   const struct sockaddr *src, socklen_t srclen, int transport, int64_t now,
                   sw_ctx *ctx, struct sw_waitq *q, struct sw_stats *st);
-/* Ends a parked (heap) job: its bytes, its configuration reference, its queue count. */
+/*
+ * Ends a parked (heap) job: its bytes, its configuration reference, its queue count, its
+ * entry in the parked transactions (later retransmissions pass again).
+ */
 void sw_job_free(struct sw_job *job);
 
 #endif /* SW_CORE_JOB_H */

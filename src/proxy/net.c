@@ -173,7 +173,8 @@ struct sw_net {
     struct conn *conns[CONN_BUCKETS];
     struct src_count *srcs[SRC_BUCKETS];
     _Atomic uint64_t nconns;
-    int fd_cap; /* connections the descriptor limit leaves room for */
+    int fd_cap;          /* connections the descriptor limit leaves room for */
+    struct sw_txns txns; /* requests parked on any worker, to absorb their retransmissions */
 };
 
 /* --- addresses ------------------------------------------------------------------------ */
@@ -264,6 +265,7 @@ struct sw_net *sw_net_bind(struct sw_config *cfg, int nworkers, char *err, size_
     net->nworkers = nworkers;
     net->nlisten = cfg->nlisten;
     pthread_mutex_init(&net->conns_lock, NULL);
+    sw_txns_init(&net->txns);
     /* the branch key: unpredictable, so nobody can forge a branch that looks like ours */
     if (getrandom(&net->secret, sizeof(net->secret), 0) != (ssize_t)sizeof(net->secret))
         net->secret = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
@@ -773,6 +775,11 @@ static void act(struct worker *w, struct sw_out *o, char *out, int recv_fd, int 
     if (o->act == SW_ACT_PARKED) {
         if (sw_log_level() >= LOG_DEBUG)
             sw_log(LOG_DEBUG, "parked: %s", o->why);
+        return;
+    }
+    if (o->act == SW_ACT_ABSORBED) {
+        if (sw_log_level() >= LOG_DEBUG)
+            sw_log(LOG_DEBUG, "absorbed: %s", o->why);
         return;
     }
     if (o->act == SW_ACT_DROP) {
@@ -1404,6 +1411,8 @@ int sw_net_start(struct sw_net *net, char *err, size_t errlen)
             snprintf(err, errlen, "worker %d: eventfd: %s", i, strerror(errno));
             return -1;
         }
+        /* one set for all workers: a retransmission may reach another worker (job.h) */
+        w->q.txns = &net->txns;
         if ((w->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) {
             snprintf(err, errlen, "worker %d: /dev/null: %s", i, strerror(errno));
             return -1;
@@ -1545,6 +1554,7 @@ void sw_net_free(struct sw_net *net)
         free(w->rbuf);
         free(w->obuf);
     }
+    sw_txns_destroy(&net->txns);
     free(net->w);
     free(net);
 }

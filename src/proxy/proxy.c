@@ -649,6 +649,25 @@ static void handle_request(const struct sw_proxy_env *env, struct sw_job *job,
     sw_job_start(job, env->cfg, trunk, rx->src, rx->srclen, rx->transport, rx->now, env->ctx,
                  env->waitq, st);
     job->verbose = env->verbose;
+    /*
+     * A retransmission of a request that is parked now (RFC 3261 section 17.2.3 matching:
+     * same top Via branch, same source, same method) is absorbed: the parked copy will be
+     * forwarded, and running the chain again would start a second wait and forward it
+     * twice. Once the parked one has left, retransmissions pass again, as a stateless
+     * proxy forwards them (section 16.11). Every check above gives a retransmission the
+     * answer its first copy got, so this can come after them.
+     */
+    sw_txn_key_set(&job->txn, v.branch, strlen(v.branch), m->buf + m->method_off, m->method_len,
+                   rx->src);
+    if (env->waitq != NULL && sw_txns_has(env->waitq->txns, &job->txn, rx->src)) {
+        o->act = SW_ACT_ABSORBED;
+        snprintf(o->why, sizeof(o->why),
+                 "%.*s from %s:%d (trunk %s, branch %.64s): a retransmission of a parked request",
+                 (int)m->method_len, m->buf + m->method_off, src_ip, src_port, trunk->name,
+                 v.branch);
+        st->retrans_absorbed++;
+        return;
+    }
     our_branch(env, m, topvia, &v, job->route.branch, sizeof(job->route.branch));
     if (mark_received(m, topvia, &v, src_ip, src_port, rx->transport, &job->edits) != 0 ||
         pop_our_route(env, m, &job->edits) != 0)

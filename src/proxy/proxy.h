@@ -41,7 +41,8 @@ enum sw_action {
     SW_ACT_DROP,
     SW_ACT_FORWARD,
     SW_ACT_REPLY,
-    SW_ACT_PARKED, /* a filter waits: nothing to send now, the job comes back later */
+    SW_ACT_PARKED,   /* a filter waits: nothing to send now, the job comes back later */
+    SW_ACT_ABSORBED, /* a retransmission of a parked request: dropped, logged at debug only */
 };
 
 /* One received message: its bytes (borrowed) and where and when it came from. */

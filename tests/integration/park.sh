@@ -9,7 +9,11 @@
 # parked calls and plain ones) and the far side (one UAS, which sees an "X-Parked: MS"
 # header on every INVITE that waited). While the first parked calls wait, SIGHUP loads a
 # configuration that parks for 500 ms instead; a second batch of parked calls then runs
-# under it. Everything is on 127.0.0.x. Skips (77) when sipp is not installed.
+# under it. Then a PBX on 127.0.0.4 (a small UDP sender) retransmits a parked INVITE
+# twice while it waits, and once more after it has left: the far side (127.0.0.5, a UDP
+# sink) gets it once while it is parked (the two copies are absorbed and counted as
+# retrans_absorbed), and the late copy passes again, as a stateless proxy passes it.
+# Everything is on 127.0.0.x. Skips (77) when sipp is not installed.
 set -u
 . "$(dirname "$0")/lib.sh"
 
@@ -34,7 +38,7 @@ before_finish() {
     fi
 }
 
-read -r SW UAC1 UAC2 UAS < <(free_ports 4)
+read -r SW UAC1 UAC2 UAS RTX SINK < <(free_ports 6)
 
 write_config() { # write_config FILE MS
     cat >"$1" <<CONF
@@ -47,7 +51,10 @@ trunks = (
     { name = "pbx"; match = { source = "127.0.0.2"; };
       next_hop = "sip:127.0.0.3:$UAS"; filters = [ "delay" ];
       delay = { ms = $2; match = "park"; }; },
-    { name = "carrier"; match = { source = "127.0.0.3"; }; next_hop = "sip:127.0.0.2:$UAC2"; }
+    { name = "carrier"; match = { source = "127.0.0.3"; }; next_hop = "sip:127.0.0.2:$UAC2"; },
+    { name = "retx"; match = { source = "127.0.0.4"; };
+      next_hop = "sip:127.0.0.5:$SINK"; filters = [ "delay" ];
+      delay = { ms = $2; match = "park"; }; }
 );
 CONF
 }
@@ -69,8 +76,8 @@ uas_pid=$!
 bg_pids+=("$uas_pid")
 sleep 0.3
 
-# uac NAME PORT SERVICE CALLS RATE: a UAC in the background; -nr: a parked INVITE is not
-# retransmitted (absorbing retransmissions of parked INVITEs is the verify issue's work)
+# uac NAME PORT SERVICE CALLS RATE: a UAC in the background; -nr: sipp does not
+# retransmit, so the UAS's counts stay exact (retransmissions are tested on their own below)
 uac() {
     sipp -sf "$SIPP/uac.xml" -i 127.0.0.2 -p "$2" -key caller 12025550100 -s "$3" \
         "127.0.0.1:$SW" -m "$4" -r "$5" -nr -nostdin -timeout 60s -timeout_error \
@@ -152,6 +159,55 @@ else
     nok "configuration #1 freed at log line '${freed1:-never}', its last parked message left at '${last_1500:-never}' ($n_1500 of $NP resumed)"
 fi
 
+# Retransmissions of a parked INVITE (RFC 3261 17.1.1.2; matched as 17.2.3 says: top Via
+# branch, source, method): the same bytes three times while it waits 500 ms (the reloaded
+# configuration), then once more after it was forwarded. The sink records when each copy
+# came (ms since the first send).
+python3 - "$SW" "$RTX" "$SINK" >retx.out 2>&1 <<'PY'
+import socket, sys, time
+sw, rtx, sink = (int(a) for a in sys.argv[1:4])
+inv = ("INVITE sip:park12025550177@127.0.0.1 SIP/2.0\r\n"
+       "Via: SIP/2.0/UDP 127.0.0.4:%d;branch=z9hG4bK-retx-1;rport\r\n"
+       "Max-Forwards: 70\r\n"
+       "From: <sip:12025550100@127.0.0.4>;tag=rt1\r\n"
+       "To: <sip:park12025550177@127.0.0.1>\r\n"
+       "Call-ID: retx-1@127.0.0.4\r\n"
+       "CSeq: 1 INVITE\r\n"
+       "Contact: <sip:12025550100@127.0.0.4:%d>\r\n"
+       "Content-Length: 0\r\n\r\n" % (rtx, rtx)).encode()
+rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+rx.bind(("127.0.0.5", sink))
+rx.settimeout(0.05)
+tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+tx.bind(("127.0.0.4", rtx))
+t0 = time.monotonic()
+plan = [0.0, 0.15, 0.30, 1.30]  # the last one after the first has left (500 ms park)
+got = []
+while time.monotonic() - t0 < 2.6:
+    if plan and time.monotonic() - t0 >= plan[0]:
+        tx.sendto(inv, ("127.0.0.1", sw))
+        plan.pop(0)
+    try:
+        data = rx.recv(65535)
+    except socket.timeout:
+        continue
+    if data.startswith(b"INVITE ") and b"retx-1@127.0.0.4" in data:
+        got.append(int((time.monotonic() - t0) * 1000))
+print("received", len(got), "at", " ".join(str(g) for g in got))
+PY
+read -r _ n_retx _ t_retx1 t_retx2 _ < retx.out
+if [ "${n_retx:-0}" -eq 2 ] && [ "${t_retx1:-0}" -lt 1300 ] && [ "${t_retx2:-0}" -ge 1300 ]; then
+    ok "parked INVITE sent 3 times while it waited: forwarded once (at ${t_retx1} ms); the copy sent after it left passed again (at ${t_retx2} ms)"
+else
+    nok "retransmitted parked INVITE: the sink saw $(cat retx.out), want 1 copy before 1300 ms and 1 after"
+fi
+n_abs=$(grep -c 'absorbed: INVITE from 127.0.0.4:[0-9]* (trunk retx, branch z9hG4bK-retx-1)' stirwired.log)
+if [ "$n_abs" -eq 2 ]; then
+    ok "the 2 retransmissions while parked were absorbed (logged at debug)"
+else
+    nok "$n_abs retransmissions logged as absorbed, want 2"
+fi
+
 kill -TERM "$sw_pid"
 if waitfor 10 eval '! kill -0 $sw_pid 2>/dev/null'; then
     ok "SIGTERM: stirwired stopped"
@@ -159,11 +215,12 @@ else
     nok "stirwired did not stop on SIGTERM"
 fi
 summary=$(grep 'at exit:' stirwired.log | tail -1)
-want=$((NP + NP2))
+want=$((NP + NP2 + 2)) # and the retransmission test's INVITE, parked twice
 if printf '%s' "$summary" | grep -q "parked $want, resumed $want" &&
+    printf '%s' "$summary" | grep -q "retrans_absorbed 2" &&
     printf '%s' "$summary" | grep -q "delay: parked $want, resumed $want" &&
     printf '%s' "$summary" | grep -q "0 messages parked"; then
-    ok "counters at exit: parked $want, resumed $want, none left parked"
+    ok "counters at exit: parked $want, resumed $want, retrans_absorbed 2, none left parked"
 else
     nok "counters at exit: $summary"
 fi

@@ -375,6 +375,73 @@ static void a_resumed_job_that_waits_again_must_park_again(void **unused)
     free(text);
 }
 
+/*
+ * RFC 3261 17.2.3 matching for parked requests: while a job is parked, the same branch,
+ * method and source are found (whichever worker asks: the set is shared); another branch,
+ * method or source port is not; once the job is freed (it was resumed and forwarded),
+ * nothing is found, so later retransmissions pass as a stateless proxy passes them.
+ */
+static void a_parked_request_is_found_by_branch_method_and_source_until_it_is_freed(void **unused)
+{
+    static const struct swf_filter *const chain[] = {&f_waiter};
+    struct sw_config *cfg = make_config(chain, 1);
+    struct sw_waitq q1, q2;
+    struct sw_txns txns;
+    struct sw_stats st;
+    struct sw_job job, *h;
+    struct sw_txn_key k;
+    const struct swf_filter *by;
+    struct sockaddr_in src = src_addr(), other = src_addr();
+    const char *b = "z9hG4bKnashds8";
+    char *text = strdup(INVITE);
+
+    memset(&st, 0, sizeof(st));
+    sw_txns_init(&txns);
+    assert_int_equal(sw_waitq_init(&q1, 10), 0);
+    assert_int_equal(sw_waitq_init(&q2, 10), 0);
+    q1.txns = q2.txns = &txns;
+    other.sin_port = htons(5062);
+
+    start(&job, text, cfg, &q1, &st);
+    sw_txn_key_set(&job.txn, b, strlen(b), "INVITE", 6, (struct sockaddr *)&src);
+    assert_true(job.txn.set);
+    /* not parked yet: nothing to absorb */
+    assert_false(sw_txns_has(q2.txns, &job.txn, (struct sockaddr *)&src));
+    assert_int_equal(sw_pipeline_run(&job, &by), SWF_WAIT);
+    h = job.heap;
+    assert_non_null(h);
+    assert_true(h->in_txns);
+
+    sw_txn_key_set(&k, b, strlen(b), "INVITE", 6, (struct sockaddr *)&src);
+    assert_true(sw_txns_has(q2.txns, &k, (struct sockaddr *)&src));
+    sw_txn_key_set(&k, b, strlen(b), "CANCEL", 6, (struct sockaddr *)&src);
+    assert_false(sw_txns_has(&txns, &k, (struct sockaddr *)&src));
+    sw_txn_key_set(&k, "z9hG4bKnashds9", 14, "INVITE", 6, (struct sockaddr *)&src);
+    assert_false(sw_txns_has(&txns, &k, (struct sockaddr *)&src));
+    sw_txn_key_set(&k, b, strlen(b), "INVITE", 6, (struct sockaddr *)&other);
+    assert_false(sw_txns_has(&txns, &k, (struct sockaddr *)&other));
+    /* an RFC 2543 branch gives no key: nothing is ever absorbed for it */
+    sw_txn_key_set(&k, "1234", 4, "INVITE", 6, (struct sockaddr *)&src);
+    assert_false(k.set);
+    assert_false(sw_txns_has(&txns, &k, (struct sockaddr *)&src));
+
+    swf_wake(h);
+    assert_ptr_equal(sw_waitq_take(&q1), h);
+    assert_int_equal(sw_pipeline_run(h, &by), SWF_CONTINUE);
+    /* resumed but not yet freed: still parked as far as retransmissions go */
+    sw_txn_key_set(&k, b, strlen(b), "INVITE", 6, (struct sockaddr *)&src);
+    assert_true(sw_txns_has(&txns, &k, (struct sockaddr *)&src));
+    sw_job_free(h);
+    assert_false(sw_txns_has(&txns, &k, (struct sockaddr *)&src));
+    assert_int_equal(atomic_load(&txns.n), 0);
+
+    sw_waitq_destroy(&q1);
+    sw_waitq_destroy(&q2);
+    sw_txns_destroy(&txns);
+    sw_config_unref(cfg);
+    free(text);
+}
+
 static void services_give_one_verifier_to_everyone(void **unused)
 {
     struct sw_services svc;
@@ -436,6 +503,7 @@ int main(void)
         cmocka_unit_test(past_max_parked_the_filter_is_refused_and_it_is_counted),
         cmocka_unit_test(wait_without_parking_is_a_drop_and_a_reply_to_an_ack_too),
         cmocka_unit_test(a_resumed_job_that_waits_again_must_park_again),
+        cmocka_unit_test(a_parked_request_is_found_by_branch_method_and_source_until_it_is_freed),
         cmocka_unit_test(services_give_one_verifier_to_everyone),
         cmocka_unit_test(counters_come_out_of_one_table),
     };
