@@ -3,9 +3,13 @@
  *
  * The calling number comes from P-Asserted-Identity (else From), the called number from
  * To (or the Request-URI), the attestation from the trunk's number rules (first match
- * wins), iat from the Date header (a Date line is added when there is none), and the
- * key and x5u from the trunk's `sign` group. The result is spliced in as one
- * "Identity:" line at the end of the header section; an Identity already there is
+ * wins), iat from the Date header (a Date line is added when there is none; one more
+ * than 60 s from our clock is replaced, or the request left unsigned, as sign.date says:
+ * RFC 8224 section 6.1 makes the signer answer for the Date), and the key and x5u from
+ * the trunk's `sign` group. sign.cert, when given, is the certificate the x5u serves:
+ * configure() refuses a key that is not the certificate's and an expired certificate,
+ * and the daemon compares it with what the x5u serves at start (swf_sign_info). The result is
+ * spliced in as one "Identity:" line at the end of the header section; an Identity already there is
  * replaced or kept, as the trunk says. Every setting is checked in configure(), so the
  * request hook has no configuration errors left to meet.
  *
@@ -21,8 +25,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include "../src/core/conf.h" /* struct sw_services: the clock */
 #include "../src/core/filter.h"
 #include "../src/sip/fields.h"
+#include "sign.h"
 
 #define SIGN_MAX_METHODS 16
 #define SIGN_METHOD_MAX 32
@@ -61,9 +67,16 @@ struct sign_conf {
     int dest_ruri;     /* dest from the Request-URI, not To */
     int keep_existing; /* leave a request that has an Identity alone */
     int add_date;      /* add a Date header when the request has none */
+    int date_mode;     /* DATE_REPLACE, DATE_UNSIGNED or DATE_KEEP: a Date far from our clock */
+    sw_cert *cert;     /* sign.cert: the certificate the x5u serves, NULL when not given */
+    char *cert_path;
     char methods[SIGN_MAX_METHODS][SIGN_METHOD_MAX];
     size_t nmethods;
 };
+
+/* sign.date: what becomes of a Date header more than DATE_SKEW s from our clock. */
+enum { DATE_REPLACE, DATE_UNSIGNED, DATE_KEEP };
+#define DATE_SKEW 60
 
 /* The filter's counters (filter.h): indexes into sign_counters. */
 enum {
@@ -74,10 +87,15 @@ enum {
     SIGN_NO_RULE,       /* no attest rule for orig: forwarded unsigned */
     SIGN_ERROR,         /* signing or editing failed: forwarded unsigned */
     SIGN_KEPT_EXISTING, /* existing = "keep" and an Identity was there */
+    SIGN_STALE_DATE,    /* date = "unsigned" and the Date was stale or unreadable */
+    SIGN_DATE_REPLACED, /* date = "replace" put our Date in place of a stale one */
 };
 static const char *const sign_counters[] = {
-    "signed_a",         "signed_b",       "signed_c",      "unsigned_no_number",
-    "unsigned_no_rule", "unsigned_error", "kept_existing", NULL,
+    "signed_a",         "signed_b",
+    "signed_c",         "unsigned_no_number",
+    "unsigned_no_rule", "unsigned_error",
+    "kept_existing",    "unsigned_stale_date",
+    "date_replaced",    NULL,
 };
 
 /* --- reading the settings --------------------------------------------------------------- */
@@ -340,6 +358,8 @@ static void sign_free(void *state)
     if (sc == NULL)
         return;
     sw_key_free(sc->key);
+    sw_cert_free(sc->cert);
+    free(sc->cert_path);
     free(sc->x5u);
     free(sc->origid);
     for (i = 0; i < sc->nrules; i++)
@@ -349,8 +369,72 @@ static void sign_free(void *state)
 }
 
 /* Checked by the loader, with "did you mean", before sign_configure runs. */
-static const char *const sign_settings[] = {"key",      "x5u",      "attest",  "origid", "dest",
-                                            "existing", "add_date", "methods", NULL};
+static const char *const sign_settings[] = {"key",     "x5u",      "attest",   "origid",
+                                            "dest",    "existing", "add_date", "date",
+                                            "methods", "cert",     NULL};
+
+int swf_sign_key_matches(sw_ctx *ctx, const sw_key *key, const sw_cert *cert)
+{
+    static const char *const dest[] = {"12025550199"};
+    int64_t now = sw_ctx_now(ctx);
+    char *token = NULL;
+    int ok;
+
+    /*
+     * Sign a token and verify it with the certificate's key, as every verifier will: the
+     * library has no key comparison, and this one proves exactly what matters (that the
+     * signatures we make verify with what the x5u serves). One ECDSA sign and verify, at
+     * load time only.
+     */
+    if (sw_sign_shaken(ctx, key, 'A', "12025550100", dest, 1, now, NULL, "https://x.invalid/c", 0,
+                       &token) != SW_OK)
+        return -1;
+    ok = sw_verify_header(ctx, token, strlen(token), sw_cert_pubkey(cert), "12025550100",
+                          dest[0]) == SW_OK;
+    sw_free(token);
+    return ok;
+}
+
+/*
+ * sign.cert: the certificate the x5u serves, read to catch at -t what every verifier
+ * would refuse: a key that is not the certificate's (each signature fails, 438), and a
+ * certificate past its notAfter (437). One that expires soon is only a warning, which
+ * the daemon gives (swf_sign_info: configure() has no channel for warnings).
+ */
+static void read_cert(struct swf_conf *fc, const config_setting_t *g, struct sign_conf *sc,
+                      sw_ctx *ctx)
+{
+    const config_setting_t *at = config_setting_get_member(g, "cert");
+    const char *path = NULL;
+    int64_t now = fc->svc != NULL && fc->svc->clock != NULL ? fc->svc->clock() : sw_ctx_now(ctx);
+    char when[40];
+    sw_err e;
+    int m;
+
+    if (swf_get_string(fc, g, "sign", "cert", &path) <= 0)
+        return;
+    if ((e = sw_cert_load_file(ctx, path, &sc->cert)) != SW_OK) {
+        swf_error(fc, at, "sign.cert: cannot load %s: %s (%s)", path, sw_strerror(e),
+                  sw_errmsg(ctx));
+        return;
+    }
+    if ((sc->cert_path = strdup(path)) == NULL) {
+        swf_error(fc, at, "sign.cert: out of memory");
+        return;
+    }
+    if (sw_cert_not_after(sc->cert) < now) {
+        sip_date_format(sw_cert_not_after(sc->cert), when, sizeof(when));
+        swf_error(fc, at,
+                  "sign.cert: %s expired on %s: every verifier refuses calls signed with it", path,
+                  when);
+    }
+    sw_ctx_set_now(ctx, now);
+    if ((m = swf_sign_key_matches(ctx, sc->key, sc->cert)) <= 0)
+        swf_error(fc, at,
+                  "sign.cert: %s does not hold the public key of sign.key%s: verifiers would "
+                  "refuse every signature",
+                  path, m < 0 ? " (a test signature failed)" : "");
+}
 
 static void read_settings(struct swf_conf *fc, const config_setting_t *g, struct sign_conf *sc)
 {
@@ -410,6 +494,18 @@ static void read_settings(struct swf_conf *fc, const config_setting_t *g, struct
     sc->add_date = 1;
     swf_get_bool(fc, g, "sign", "add_date", &sc->add_date);
 
+    if (swf_get_string(fc, g, "sign", "date", &v) > 0) {
+        if (strcmp(v, "replace") == 0)
+            sc->date_mode = DATE_REPLACE;
+        else if (strcmp(v, "unsigned") == 0)
+            sc->date_mode = DATE_UNSIGNED;
+        else if (strcmp(v, "keep") == 0)
+            sc->date_mode = DATE_KEEP;
+        else
+            swf_error(fc, config_setting_get_member(g, "date"),
+                      "sign.date: must be \"replace\", \"unsigned\" or \"keep\", not \"%s\"", v);
+    }
+
     if ((s = config_setting_get_member(g, "methods")) != NULL) {
         read_methods(fc, s, sc);
     } else {
@@ -429,6 +525,8 @@ static void read_settings(struct swf_conf *fc, const config_setting_t *g, struct
     if ((e = sw_key_load_file(ctx, keypath, &sc->key)) != SW_OK)
         swf_error(fc, config_setting_get_member(g, "key"), "sign.key: cannot load %s: %s (%s)",
                   keypath, sw_strerror(e), sw_errmsg(ctx));
+    else
+        read_cert(fc, g, sc, ctx);
     sw_ctx_free(ctx);
 }
 
@@ -559,7 +657,7 @@ static swf_result sign_request(void *state, struct swf_call *call)
     const char *eol;
     int64_t iat;
     char level, *value;
-    int ok;
+    int ok, stale = 0, date_replaced = 0;
 
     if (!m->is_request || !method_listed(sc, m))
         return SWF_CONTINUE;
@@ -591,15 +689,29 @@ static swf_result sign_request(void *state, struct swf_call *call)
     /*
      * RFC 8224 section 4: iat and Date should agree, so a Date the caller wrote is our iat.
      * But only a plausible one: a Date we cannot read, or one more than a minute from our
-     * clock (a PBX with a wrong clock, a replayed INVITE), is left alone and iat is now,
-     * since a token dated by it would be refused as stale by every verifier.
+     * clock (a PBX with a wrong clock, a replayed INVITE), would make a token every
+     * verifier refuses as stale, so iat is now. And RFC 8224 section 6.1 has the
+     * authentication service make sure the Date is accurate, since verifiers check it
+     * too (section 6.2 step 3): by default such a Date is replaced by ours; "unsigned"
+     * forwards the request as it came; "keep" signs and leaves the bad Date, which
+     * verifiers that check Date will refuse (the old behaviour, for a peer that needs the
+     * caller's Date untouched).
      */
     iat = call->now;
     if ((date = sip_hdr_find(m, SH_DATE, 0)) != NULL) {
         int64_t t = sip_date_parse(m, date);
 
-        if (t >= 0 && t >= call->now - 60 && t <= call->now + 60)
+        if (t >= 0 && t >= call->now - DATE_SKEW && t <= call->now + DATE_SKEW)
             iat = t;
+        else
+            stale = t < 0 ? -1 : 1;
+    }
+    if (stale != 0 && sc->date_mode == DATE_UNSIGNED) {
+        snprintf(call->note, sizeof(call->note),
+                 "not signed: the Date is %s (sign.date = \"unsigned\")",
+                 stale < 0 ? "unreadable" : "more than 60 s from our clock");
+        swf_count(call, SIGN_STALE_DATE);
+        return SWF_CONTINUE;
     }
     if ((value = make_identity(sc, call, level, orig, dest, iat)) == NULL) {
         swf_count(call, SIGN_ERROR);
@@ -616,6 +728,16 @@ static swf_result sign_request(void *state, struct swf_call *call)
     if (ok && date == NULL && sc->add_date) {
         sip_date_format(iat, datestr, sizeof(datestr));
         ok = sip_edit_insertf(ed, m->hdrs_end, "Date: %s%s", datestr, eol) == 0;
+    } else if (ok && stale != 0 && sc->date_mode == DATE_REPLACE) {
+        /* the whole line, folded parts included, becomes ours, where it stood */
+        char line[64];
+        int len;
+
+        sip_date_format(iat, datestr, sizeof(datestr));
+        len = snprintf(line, sizeof(line), "Date: %s%s", datestr, eol);
+        ok = len > 0 && (size_t)len < sizeof(line) &&
+             sip_edit_replace(ed, date->line_off, date->line_len, line, (size_t)len) == 0;
+        date_replaced = 1;
     }
     if (ok)
         ok = sip_edit_insertf(ed, m->hdrs_end, "Identity: %s%s", value, eol) == 0;
@@ -629,9 +751,27 @@ static swf_result sign_request(void *state, struct swf_call *call)
     }
     set_verdict(sc, call, level, orig, dest);
     swf_count(call, level == 'A' ? SIGN_SIGNED_A : level == 'B' ? SIGN_SIGNED_B : SIGN_SIGNED_C);
-    snprintf(call->note, sizeof(call->note), "signed attest %c orig %s dest %s%s", level, orig,
-             dest, replaced > 0 ? " (replaced the Identity present)" : "");
+    if (date_replaced)
+        swf_count(call, SIGN_DATE_REPLACED);
+    snprintf(call->note, sizeof(call->note), "signed attest %c orig %s dest %s%s%s", level, orig,
+             dest, replaced > 0 ? " (replaced the Identity present)" : "",
+             date_replaced ? (stale < 0 ? " (replaced an unreadable Date)"
+                                        : " (replaced a Date more than 60 s off)")
+                           : "");
     return SWF_CONTINUE;
+}
+
+int swf_sign_info(const struct swf_filter *f, const void *state, struct swf_sign_info *out)
+{
+    const struct sign_conf *sc = state;
+
+    if (f != &swf_sign || sc == NULL)
+        return -1;
+    out->x5u = sc->x5u;
+    out->key = sc->key;
+    out->cert = sc->cert;
+    out->cert_path = sc->cert_path;
+    return 0;
 }
 
 const struct swf_filter swf_sign = {

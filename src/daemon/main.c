@@ -31,6 +31,7 @@
 #include "../proxy/hopmon.h"
 #include "../proxy/net.h"
 #include "conffile.h"
+#include "signcheck.h"
 #include "../core/log.h"
 
 #ifndef SYSCONFDIR
@@ -172,6 +173,17 @@ static void raise_nofile(const struct sw_config *cfg, int nworkers)
            (unsigned long long)rl.rlim_max);
 }
 
+/* sign.cert close to its end: on stderr for -t, in the log otherwise */
+static void warn_stderr(const char *line)
+{
+    fprintf(stderr, "stirwired: warning: %s\n", line);
+}
+
+static void warn_log(const char *line)
+{
+    sw_log(LOG_WARNING, "%s", line);
+}
+
 static int same_listeners(const struct sw_config *a, const struct sw_config *b)
 {
     size_t i;
@@ -246,6 +258,7 @@ int main(int argc, char **argv)
         return 1;
     }
     if (test) {
+        sw_signcheck_expiry(cfg, (int64_t)time(NULL), warn_stderr);
         printf("configuration OK\n");
         sw_config_unref(cfg);
         sw_services_clear(&svc);
@@ -296,6 +309,9 @@ int main(int argc, char **argv)
     sw_log(LOG_NOTICE, "stirwired %s started: %d worker%s, %zu listener%s, %zu trunk%s, from %s",
            PACKAGE_VERSION, nworkers, nworkers == 1 ? "" : "s", cfg->nlisten,
            cfg->nlisten == 1 ? "" : "s", cfg->ntrunks, cfg->ntrunks == 1 ? "" : "s", path);
+    /* after the workers run: the x5u check has its own thread and never delays them */
+    sw_signcheck_expiry(cfg, (int64_t)time(NULL), warn_log);
+    sw_signcheck_x5u_start(cfg);
 
     for (;;) {
         sig = sigtimedwait(&sigs, NULL, &tick);
@@ -321,6 +337,8 @@ int main(int argc, char **argv)
                                     "after a restart");
             next->generation = ++generation;
             next->on_free = config_freed;
+            sw_signcheck_expiry(next, (int64_t)time(NULL), warn_log);
+            sw_signcheck_x5u_start(next);
             sw_net_set_config(net, next);
             sw_hopmon_set_config(hopmon, next);
             {

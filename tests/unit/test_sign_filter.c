@@ -18,9 +18,10 @@
 #include <cmocka.h>
 #include <libconfig.h>
 
+#include "../../filters/sign.h"
 #include "../../src/core/filter.h"
 
-extern const struct swf_filter swf_sign, swf_strip;
+extern const struct swf_filter swf_strip;
 
 #define NOW ((int64_t)1700000000) /* Tue, 14 Nov 2023 22:13:20 GMT */
 #define NOW_DATE "Tue, 14 Nov 2023 22:13:20 GMT"
@@ -29,6 +30,8 @@ extern const struct swf_filter swf_sign, swf_strip;
 static char key_path[64];
 static sw_key *key;
 static sw_pubkey *pub;
+static char pki_dir[64]; /* the test STI PKI, made on first use (test_pki) */
+static int pki_made = -1;
 
 /* The usual rules: a prefix, a range and an exact number give A, anything else B. */
 #define RULES_ABC                                                                                  \
@@ -58,6 +61,12 @@ static int setup(void **unused)
 static int teardown(void **unused)
 {
     unlink(key_path);
+    if (pki_made == 1) {
+        char cmd[128];
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", pki_dir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "could not remove %s\n", pki_dir);
+    }
     sw_key_free(key);
     sw_pubkey_free(pub);
     return 0;
@@ -153,6 +162,7 @@ struct run {
     char outbuf[SIP_MAX_MSG];
     size_t outlen;
     swf_result result;
+    uint64_t counters[SWF_MAX_COUNTERS];
 };
 
 static struct run *run(const struct swf_filter *f, void *state, char *text)
@@ -172,6 +182,7 @@ static struct run *run(const struct swf_filter *f, void *state, char *text)
     r->call.edits = &r->ed;
     r->call.ctx = r->ctx;
     r->call.now = NOW;
+    r->call.counters = r->counters;
     r->result = f->request(state, &r->call);
     r->outlen = sip_splice(text, strlen(text), &r->ed, r->outbuf, sizeof(r->outbuf));
     assert_true(r->outlen != (size_t)-1);
@@ -550,6 +561,114 @@ static void test_sign_unreadable_date_means_now(void **unused)
     swf_sign.free(st);
 }
 
+/* The sign filter's counter by name, from the run. */
+static uint64_t counter(const struct run *r, const char *name)
+{
+    size_t i;
+
+    for (i = 0; swf_sign.counters[i] != NULL; i++)
+        if (strcmp(swf_sign.counters[i], name) == 0)
+            return r->counters[i];
+    fail_msg("no sign counter %s", name);
+    return 0;
+}
+
+#define OLD_DATE "Date: Tue, 14 Nov 2023 21:13:20 GMT\r\n" /* an hour before NOW */
+
+static void test_sign_replaces_stale_date_in_place(void **unused)
+{
+    /* RFC 8224 6.1: the signer answers for the Date; by default a stale one becomes ours */
+    void *st = sign_state(RULES_ABC);
+    struct run *r = run(&swf_sign, st,
+                        request("INVITE", "12025550199", "12025550100", "12025550199", OLD_DATE));
+    const char *at = strstr(r->text, OLD_DATE), *ident;
+    size_t before = (size_t)(at - r->text), hdrs_end = r->in.hdrs_end;
+    const char *fresh = "Date: " NOW_DATE "\r\n";
+
+    assert_int_equal(assert_signed(r, "12025550100", "12025550199", 'A'), NOW);
+    /* exact bytes: the text up to the Date line, our Date line where it stood, ... */
+    assert_memory_equal(r->outbuf, r->text, before);
+    assert_memory_equal(r->outbuf + before, fresh, strlen(fresh));
+    /* ... the rest as it came up to the end of the headers, then Identity, then the rest */
+    assert_memory_equal(r->outbuf + before + strlen(fresh), at + strlen(OLD_DATE),
+                        hdrs_end - before - strlen(OLD_DATE));
+    ident = r->outbuf + hdrs_end - strlen(OLD_DATE) + strlen(fresh);
+    assert_memory_equal(ident, "Identity: ", 10);
+    assert_string_equal(strstr(ident, "\r\n") + 2, r->text + hdrs_end);
+    assert_int_equal(count_hdr(&r->out, SH_DATE), 1);
+    assert_int_equal(counter(r, "date_replaced"), 1);
+    assert_non_null(strstr(r->call.note, "replaced a Date"));
+    run_free(r);
+    swf_sign.free(st);
+}
+
+static void test_sign_replaces_unreadable_date(void **unused)
+{
+    void *st = sign_state(RULES_ABC);
+    struct run *r =
+        run(&swf_sign, st,
+            request("INVITE", "12025550199", "12025550100", "12025550199", "Date: yesterday\r\n"));
+
+    assert_int_equal(assert_signed(r, "12025550100", "12025550199", 'A'), NOW);
+    assert_non_null(strstr(r->outbuf, "\r\nDate: " NOW_DATE "\r\n"));
+    assert_null(strstr(r->outbuf, "yesterday"));
+    assert_int_equal(counter(r, "date_replaced"), 1);
+    run_free(r);
+    swf_sign.free(st);
+}
+
+static void test_sign_date_unsigned_forwards_stale_date_unsigned(void **unused)
+{
+    void *st = sign_state("date = \"unsigned\"; " RULES_ABC);
+    struct run *r = run(&swf_sign, st,
+                        request("INVITE", "12025550199", "12025550100", "12025550199", OLD_DATE));
+
+    assert_not_signed(r);
+    assert_non_null(strstr(r->call.note, "Date"));
+    assert_int_equal(counter(r, "unsigned_stale_date"), 1);
+    assert_int_equal(counter(r, "signed_a"), 0);
+    run_free(r);
+    /* a fresh Date is signed as usual under this mode */
+    r = run(&swf_sign, st,
+            request("INVITE", "12025550199", "12025550100", "12025550199",
+                    "Date: Tue, 14 Nov 2023 22:13:00 GMT\r\n"));
+    assert_int_equal(assert_signed(r, "12025550100", "12025550199", 'A'), NOW - 20);
+    assert_int_equal(counter(r, "unsigned_stale_date"), 0);
+    run_free(r);
+    swf_sign.free(st);
+}
+
+static void test_sign_date_keep_leaves_stale_date(void **unused)
+{
+    /* the old behaviour: signed with iat = now, the caller's Date untouched */
+    void *st = sign_state("date = \"keep\"; " RULES_ABC);
+    struct run *r = run(&swf_sign, st,
+                        request("INVITE", "12025550199", "12025550100", "12025550199", OLD_DATE));
+
+    assert_int_equal(assert_signed(r, "12025550100", "12025550199", 'A'), NOW);
+    assert_non_null(strstr(r->outbuf, OLD_DATE));
+    assert_null(strstr(r->outbuf, NOW_DATE));
+    assert_int_equal(counter(r, "date_replaced"), 0);
+    run_free(r);
+    swf_sign.free(st);
+}
+
+static void test_sign_fresh_date_is_kept_and_is_iat(void **unused)
+{
+    void *st = sign_state(RULES_ABC);
+    const char *d = "Date: Tue, 14 Nov 2023 22:12:30 GMT\r\n"; /* 50 s before NOW */
+    struct run *r =
+        run(&swf_sign, st, request("INVITE", "12025550199", "12025550100", "12025550199", d));
+
+    assert_int_equal(assert_signed(r, "12025550100", "12025550199", 'A'), NOW - 50);
+    /* only the Identity line is added: the Date stays as it came */
+    assert_int_equal(r->ed.n, 1);
+    assert_non_null(strstr(r->outbuf, d));
+    assert_int_equal(counter(r, "date_replaced"), 0);
+    run_free(r);
+    swf_sign.free(st);
+}
+
 static void test_sign_lf_only_request_gets_lf_lines(void **unused)
 {
     void *st = sign_state(RULES_ABC);
@@ -654,6 +773,10 @@ static void test_sign_rejects_bad_settings(void **unused)
     assert_rejected("sign.dest", OKX "dest = \"from\"; " RULES_ABC);
     assert_rejected("sign.existing", OKX "existing = \"drop\"; " RULES_ABC);
     assert_rejected("sign.add_date", OKX "add_date = \"yes\"; " RULES_ABC);
+    assert_rejected("sign.date: must be \"replace\", \"unsigned\" or \"keep\"",
+                    OKX "date = \"drop\"; " RULES_ABC);
+    assert_rejected("sign.cert: cannot load /nonexistent/sp.pem",
+                    OKX "cert = \"/nonexistent/sp.pem\"; " RULES_ABC);
     assert_rejected("sign.methods[0]", OKX "methods = [ \"invite\" ]; " RULES_ABC);
     assert_rejected("sign.methods", OKX "methods = [ ]; " RULES_ABC);
     assert_rejected("sign.atest: unknown setting", OKX "atest = ( { level = \"A\"; } );");
@@ -673,6 +796,96 @@ static void test_sign_rejects_bad_settings(void **unused)
     assert_int_equal(configure_fmt(&swf_sign, &st, err, sizeof(err), "trunk = { name = \"x\"; };"),
                      -1);
     assert_non_null(strstr(err, "sign"));
+}
+
+/* --- sign.cert ------------------------------------------------------------------------- */
+
+/*
+ * The test STI PKI (tools/pki/make-test-pki.sh, from SRCDIR, which make check sets), made
+ * once into a temporary directory; NULL (the test skips) without SRCDIR or openssl.
+ */
+static const char *test_pki(void)
+{
+    static char dir[64];
+    static int made = -1;
+    const char *src = getenv("SRCDIR");
+    char cmd[512];
+
+    if (made < 0) {
+        made = 0;
+        snprintf(dir, sizeof(dir), "/tmp/test_sign_pki_XXXXXX");
+        if (src != NULL && mkdtemp(dir) != NULL) {
+            snprintf(cmd, sizeof(cmd), "'%s/tools/pki/make-test-pki.sh' '%s' >/dev/null 2>&1", src,
+                     dir);
+            made = system(cmd) == 0;
+        }
+    }
+    return made ? dir : NULL;
+}
+
+/* configure with key and cert files of the test PKI ("" key: the test's own key) */
+static int configure_cert(const char *keyfile, const char *certfile, void **st, char *err,
+                          size_t errlen)
+{
+    char keypath[128], certpath[128];
+
+    if (keyfile[0] == '\0')
+        snprintf(keypath, sizeof(keypath), "%s", key_path);
+    else
+        snprintf(keypath, sizeof(keypath), "%s/%s", test_pki(), keyfile);
+    snprintf(certpath, sizeof(certpath), "%s/%s", test_pki(), certfile);
+    return configure_fmt(&swf_sign, st, err, errlen,
+                         "trunk = { sign = { key = \"%s\"; cert = \"%s\"; x5u = \"" X5U
+                         "\"; " RULES_ABC " }; };",
+                         keypath, certpath);
+}
+
+static void test_sign_cert_matching_key_is_accepted(void **unused)
+{
+    struct swf_sign_info si;
+    char err[1024];
+    void *st;
+
+    if (test_pki() == NULL)
+        skip();
+    if (configure_cert("sp.key", "sp-chain.pem", &st, err, sizeof(err)) != 0)
+        fail_msg("sp.key with sp-chain.pem: %s", err);
+    assert_int_equal(swf_sign_info(&swf_sign, st, &si), 0);
+    assert_non_null(si.cert);
+    assert_string_equal(si.x5u, X5U);
+    assert_non_null(strstr(si.cert_path, "sp-chain.pem"));
+    assert_int_equal(swf_sign_info(&swf_strip, st, &si), -1);
+    swf_sign.free(st);
+}
+
+static void test_sign_cert_of_another_key_is_an_error(void **unused)
+{
+    char err[1024];
+    void *st;
+
+    if (test_pki() == NULL)
+        skip();
+    /* the test's own fresh key against the PKI's SP certificate */
+    assert_int_equal(configure_cert("", "sp.pem", &st, err, sizeof(err)), -1);
+    assert_null(st);
+    if (strstr(err, "sign.cert:") == NULL ||
+        strstr(err, "does not hold the public key of sign.key") == NULL)
+        fail_msg("got: %s", err);
+}
+
+static void test_sign_expired_cert_is_an_error(void **unused)
+{
+    char err[1024];
+    void *st;
+
+    if (test_pki() == NULL)
+        skip();
+    assert_int_equal(configure_cert("expired.key", "expired.pem", &st, err, sizeof(err)), -1);
+    if (strstr(err, "sign.cert:") == NULL || strstr(err, "expired on") == NULL ||
+        strstr(err, "2021") == NULL)
+        fail_msg("got: %s", err);
+    /* its key is its own: only the date is wrong */
+    assert_null(strstr(err, "does not hold"));
 }
 
 /* --- strip ------------------------------------------------------------------------------- */
@@ -747,10 +960,18 @@ int main(void)
         cmocka_unit_test(test_sign_uses_date_present_as_iat),
         cmocka_unit_test(test_sign_stale_date_means_now),
         cmocka_unit_test(test_sign_unreadable_date_means_now),
+        cmocka_unit_test(test_sign_replaces_stale_date_in_place),
+        cmocka_unit_test(test_sign_replaces_unreadable_date),
+        cmocka_unit_test(test_sign_date_unsigned_forwards_stale_date_unsigned),
+        cmocka_unit_test(test_sign_date_keep_leaves_stale_date),
+        cmocka_unit_test(test_sign_fresh_date_is_kept_and_is_iat),
         cmocka_unit_test(test_sign_lf_only_request_gets_lf_lines),
         cmocka_unit_test(test_sign_leaves_non_invite_alone),
         cmocka_unit_test(test_sign_methods_setting_lists_what_is_signed),
         cmocka_unit_test(test_sign_rejects_bad_settings),
+        cmocka_unit_test(test_sign_cert_matching_key_is_accepted),
+        cmocka_unit_test(test_sign_cert_of_another_key_is_an_error),
+        cmocka_unit_test(test_sign_expired_cert_is_an_error),
         cmocka_unit_test(test_strip_removes_identity_and_compact_y_and_nothing_else),
         cmocka_unit_test(test_strip_leaves_message_without_identity_alone),
     };
