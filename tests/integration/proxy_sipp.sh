@@ -86,7 +86,7 @@ LAB=(--ca-file "$work/pki/root.pem" --tls-ca "$work/tls/tls-ca.pem" --allow-priv
 # write_config FILE LEVEL: the test configuration; LEVEL is the attestation of the PBX's
 # own numbers (1202555...); other numbers get B.
 write_config() {
-    local sign="sign = { key = \"$work/pki/sp.key\"; x5u = \"$X5U\";
+    local sign="sign = { key = \"$work/pki/sp.key\"; x5u = \"$X5U\"; cert = \"$work/pki/sp-chain.pem\";
             attest = ( { numbers = [ \"1202555\" ]; level = \"$2\"; }, { level = \"B\"; } ); };"
     cat >"$1" <<EOF
 # written by tests/integration/proxy_sipp.sh
@@ -126,6 +126,36 @@ else
     finish
 fi
 
+# sign.cert at -t: the key must be the certificate's, and the certificate not expired
+# (each an error at the cert line); the good pair passed just above.
+cert_conf() { # cert_conf FILE KEY CERT
+    cat >"$1" <<EOF
+listen = ( { address = "127.0.0.1"; port = $SW; transport = [ "udp" ]; } );
+trunks = ( { name = "pbx"; match = { source = "127.0.0.2"; }; next_hop = "sip:127.0.0.3:$UAS_U";
+    filters = [ "sign" ];
+    sign = { key = "$2"; x5u = "$X5U"; attest = ( { level = "A"; } );
+        cert = "$3"; }; } );
+EOF
+}
+cert_conf bad-key.conf "$work/pki/expired.key" "$work/pki/sp-chain.pem"
+out="$("$STIRWIRED" -t -c bad-key.conf 2>&1)"
+rc=$?
+if [ $rc -eq 1 ] && printf '%s' "$out" | grep -q "bad-key.conf:5: .*sign.cert: $work/pki/sp-chain.pem does not hold the public key of sign.key" &&
+    ! printf '%s' "$out" | grep -q "configuration OK"; then
+    ok "stirwired -t: sign.cert of another key is an error at its line"
+else
+    nok "stirwired -t with sign.cert of another key: exit $rc: $out"
+fi
+cert_conf expired.conf "$work/pki/expired.key" "$work/pki/expired.pem"
+out="$("$STIRWIRED" -t -c expired.conf 2>&1)"
+rc=$?
+if [ $rc -eq 1 ] && printf '%s' "$out" | grep -q "expired.conf:5: .*sign.cert: $work/pki/expired.pem expired on .* 2021" &&
+    ! printf '%s' "$out" | grep -q "does not hold"; then
+    ok "stirwired -t: an expired sign.cert is an error at its line"
+else
+    nok "stirwired -t with an expired sign.cert: exit $rc: $out"
+fi
+
 "$STIRWIRED" -f -c "$CONF" -p "$work/stirwired.pid" 2>stirwired.log &
 sw_pid=$!
 bg_pids+=("$sw_pid")
@@ -134,6 +164,14 @@ if waitfor 5 grep -q "started" stirwired.log; then
 else
     nok "stirwired did not start"
     finish
+fi
+# The start-time look at the x5u (its own thread, after the workers run): the library's
+# default policy, what every verifier applies, refuses this loopback x5u on a test port,
+# and the daemon says so without waiting for it.
+if waitfor 5 grep -q "trunk \"pbx\": cannot fetch x5u $X5U" stirwired.log; then
+    ok "start: the x5u is checked against sign.cert in the background ($(grep -o "cannot fetch x5u [^(]*" stirwired.log | head -1))"
+else
+    nok "start: no x5u check in the log: $(grep -i x5u stirwired.log | head -3)"
 fi
 if [ "$(cat stirwired.pid 2>/dev/null)" = "$sw_pid" ]; then
     ok "pid file holds $sw_pid"
