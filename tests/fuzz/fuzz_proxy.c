@@ -96,8 +96,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     rx.transport = (data[0] & 0x80) ? SW_TCP : SW_UDP;
     rx.now = 1700000000;
     sw_proxy_handle(&env, &rx, out, &o, &st);
-    /* no wait queue here: nothing may be parked */
-    if (o.act == SW_ACT_PARKED)
+    /* no wait queue here: nothing may be parked, so nothing is absorbed either */
+    if (o.act == SW_ACT_PARKED || o.act == SW_ACT_ABSORBED)
         abort();
     if (o.act != SW_ACT_DROP && (o.len == 0 || o.len > SW_OUT_MAX))
         abort();
