@@ -133,7 +133,9 @@ struct swf_filter {
      * filter of the chain that has it, even one the chain never reached (a verify
      * reject stops the chain before audit): result is the chain's answer (CONTINUE:
      * forwarded, REPLY: answered with call->reply_status, DROP), by the filter that gave
-     * it (NULL for CONTINUE). Observes only: changes nothing. May be NULL.
+     * it (NULL for CONTINUE, and when the proxy itself answered after the chain: 513, 500).
+     * Its slot is zeroed when the chain never reached it. Observes only: changes nothing.
+     * May be NULL.
      */
     void (*done)(void *state, struct swf_call *call, swf_result result,
                  const struct swf_filter *by);

@@ -154,10 +154,27 @@ void sw_job_start(struct sw_job *job, struct sw_config *cfg, const struct sw_tru
     c->trunk = trunk;
     c->now = now;
     c->observe = 0;
+    /*
+     * The verdict's fields that its readers test (verstat, audit): a chain without a
+     * signing or verifying filter leaves them as set here. Strings only get their first
+     * byte; the whole struct (1.4 kB) is not worth clearing per message.
+     */
     c->verdict.set = 0;
     c->verdict.signed_here = 0;
     c->verdict.attest = 0;
+    c->verdict.orig[0] = c->verdict.dest[0] = c->verdict.origid[0] = '\0';
+    c->verdict.x5u[0] = c->verdict.spc[0] = '\0';
     c->verdict.err = SW_OK;
+    c->verdict.verified = 0;
+    c->verdict.verstat = NULL;
+    c->verdict.iat = 0;
+    c->verdict.identities = 0;
+    c->verdict.has_div = 0;
+    c->verdict.div_tn[0] = '\0';
+    c->verdict.rejected = 0;
+    c->verdict.tagged_open = 0;
+    c->verdict.pass_only = 0;
+    c->verdict.detail[0] = '\0';
     c->slot = NULL;
     c->counters = NULL;
     c->reply_status = 0;
@@ -171,6 +188,10 @@ void sw_job_start(struct sw_job *job, struct sw_config *cfg, const struct sw_tru
     memcpy(&job->src, src, srclen);
     job->srclen = srclen;
     job->transport = transport;
+    /* the call's view of the source points into this job (swf_park re-points its copy) */
+    c->src = (const struct sockaddr *)&job->src;
+    c->srclen = srclen;
+    c->transport = transport;
     job->q = q;
     job->st = st;
     job->verbose = 0;
@@ -218,6 +239,7 @@ void *swf_park(struct swf_call *call)
     h->msg.buf = h->owned;
     h->call.msg = &h->msg;
     h->call.edits = &h->edits;
+    h->call.src = (const struct sockaddr *)&h->src;
     h->call.slot = h->slots[job->next];
     h->cfg = sw_config_ref(job->cfg);
     h->parked = 1;

@@ -4,7 +4,9 @@
  * The loop is deliberately plain: call each filter's hook in order, give it its slot
  * (zeroed before its first call on this message, kept across a wait), collect its note
  * when debug logging wants it, and stop at the first answer that is not CONTINUE. What
- * the answers mean for the network is the caller's business.
+ * the answers mean for the network is the caller's business. Once the caller has acted on
+ * them, sw_pipeline_done() tells every filter with a done hook how the request ended (the
+ * audit filter logs rejected calls that way, though the chain stopped before it).
  */
 #include <stdio.h>
 #include <string.h>
@@ -60,4 +62,29 @@ swf_result sw_pipeline_run(struct sw_job *job, const struct swf_filter **by)
         return r;
     }
     return SWF_CONTINUE;
+}
+
+void sw_pipeline_done(struct sw_job *job, swf_result r, const struct swf_filter *by)
+{
+    const struct sw_trunk *t = job->call.trunk;
+    struct swf_call *call = &job->call;
+    size_t i;
+
+    if (t == NULL || r == SWF_WAIT || !job->msg.is_request)
+        return;
+    for (i = 0; i < t->nchain; i++) {
+        const struct sw_chain_item *it = &t->chain[i];
+        const struct swf_filter *f = it->filter;
+
+        if (f->done == NULL)
+            continue;
+        /* a filter the chain stopped before (or one without a request hook) starts clean */
+        if (!(job->entered & (1u << i))) {
+            memset(job->slots[i], 0, SWF_SLOT_BYTES);
+            job->entered |= 1u << i;
+        }
+        call->slot = job->slots[i];
+        call->counters = job->st != NULL && it->index >= 0 ? job->st->filter[it->index] : NULL;
+        f->done(it->state, call, r, by);
+    }
 }

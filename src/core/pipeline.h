@@ -25,4 +25,17 @@
  */
 swf_result sw_pipeline_run(struct sw_job *job, const struct swf_filter **by);
 
+/*
+ * Ends a request's chain: calls the done hook (filter.h) of every filter of the trunk's
+ * chain that has one, in chain order, once each, with its own state, slot (zeroed when the
+ * chain never reached it) and counters. r is what became of the request, decided by the
+ * caller after its own work: SWF_CONTINUE forwarded, SWF_REPLY answered with
+ * call.reply_status / reply_reason / reply_headers, SWF_DROP dropped; by is the filter that
+ * decided it, or NULL when the chain passed the request on (CONTINUE) or the caller itself
+ * answered or dropped it after the chain (the proxy's 513 or 500). Call it once per request
+ * whose chain has run, never for SWF_WAIT (the chain has not ended) and never for a
+ * response; both are ignored here. The hooks only observe.
+ */
+void sw_pipeline_done(struct sw_job *job, swf_result r, const struct swf_filter *by);
+
 #endif /* SW_CORE_PIPELINE_H */

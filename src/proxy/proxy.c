@@ -506,6 +506,14 @@ static void run_request(const struct sw_proxy_env *env, struct sw_job *job, char
     switch (r) {
     case SWF_CONTINUE:
         forward_request(env, job, out, o, st);
+        /*
+         * What the done hooks hear is what happened: forward_request may still answer
+         * (513, 500: call.reply_status says which) or drop an ACK it cannot send.
+         */
+        if (o->act == SW_ACT_FORWARD)
+            sw_pipeline_done(job, SWF_CONTINUE, NULL);
+        else
+            sw_pipeline_done(job, o->act == SW_ACT_REPLY ? SWF_REPLY : SWF_DROP, NULL);
         return;
     case SWF_WAIT:
         o->act = SW_ACT_PARKED;
@@ -521,6 +529,8 @@ static void run_request(const struct sw_proxy_env *env, struct sw_job *job, char
               job->call.reply_reason[0] ? job->call.reply_reason : "Rejected",
               job->call.reply_headers, out, o, st);
         st->replied_by_filter++;
+        /* a reply that could not be built was a drop (reply() counted it) */
+        sw_pipeline_done(job, o->act == SW_ACT_REPLY ? SWF_REPLY : SWF_DROP, by);
         return;
     case SWF_DROP:
     default:
@@ -528,6 +538,7 @@ static void run_request(const struct sw_proxy_env *env, struct sw_job *job, char
                  by ? by->name : "?", job->call.note);
         o->act = SW_ACT_DROP;
         st->dropped_by_filter++;
+        sw_pipeline_done(job, SWF_DROP, by);
         return;
     }
 }
@@ -790,6 +801,9 @@ static void forward_request(const struct sw_proxy_env *env, struct sw_job *job, 
             st->dropped_malformed++;
             return;
         }
+        job->call.reply_status = 513;
+        snprintf(job->call.reply_reason, sizeof(job->call.reply_reason), "Message Too Large");
+        job->call.reply_headers[0] = '\0';
         reply(env, m->buf, m->len, (const struct sockaddr *)&job->src, job->srclen, job->transport,
               513, "Message Too Large", NULL, out, o, st);
         st->replied_513++;
@@ -812,6 +826,9 @@ too_many_edits:
     sw_addr_ip((const struct sockaddr *)&job->src, src_ip, sizeof(src_ip), &src_port);
     snprintf(o->why, sizeof(o->why), "request from %s:%d needs more edits than we allow", src_ip,
              src_port);
+    job->call.reply_status = 500;
+    snprintf(job->call.reply_reason, sizeof(job->call.reply_reason), "Server Internal Error");
+    job->call.reply_headers[0] = '\0';
     reply(env, m->buf, m->len, (const struct sockaddr *)&job->src, job->srclen, job->transport, 500,
           "Server Internal Error", NULL, out, o, st);
     st->replied_500++;

@@ -88,6 +88,52 @@ static swf_result rejecter_request(void *state, struct swf_call *call)
     return SWF_REPLY;
 }
 
+/* "recorder": keeps what each done call saw (its slot as it was, the outcome, the source) */
+struct done_seen {
+    const char *name;
+    swf_result result;
+    const struct swf_filter *by;
+    int slot_was;
+    int status;
+    int transport;
+    int src_port;
+    const void *src;
+};
+static struct done_seen seen[8];
+static int nseen;
+
+static swf_result recorder_request(void *state, struct swf_call *call)
+{
+    (void)state;
+    *(int *)call->slot = 42; /* reached: its done hook finds this in its slot */
+    return SWF_CONTINUE;
+}
+
+static void recorder_done(void *state, struct swf_call *call, swf_result result,
+                          const struct swf_filter *by)
+{
+    struct done_seen *d = &seen[nseen++ % 8];
+
+    d->name = state;
+    d->result = result;
+    d->by = by;
+    d->slot_was = *(int *)call->slot;
+    d->status = call->reply_status;
+    d->transport = call->transport;
+    d->src = call->src;
+    d->src_port = call->src != NULL && call->src->sa_family == AF_INET
+                      ? ntohs(((const struct sockaddr_in *)call->src)->sin_port)
+                      : -1;
+}
+
+static const struct swf_filter f_recorder = {
+    .name = "recorder", .request = recorder_request, .done = recorder_done};
+/* the same hooks under another name, to see the order of the done calls */
+static const struct swf_filter f_recorder2 = {
+    .name = "recorder2", .request = recorder_request, .done = recorder_done};
+/* only a done hook: never entered by the chain, still told */
+static const struct swf_filter f_watcher = {.name = "watcher", .done = recorder_done};
+
 static const struct swf_filter f_first = {.name = "first", .request = first_request};
 static const struct swf_filter f_waiter = {.name = "waiter", .request = waiter_request};
 static const struct swf_filter f_liar = {.name = "liar", .request = liar_request};
@@ -375,6 +421,112 @@ static void a_resumed_job_that_waits_again_must_park_again(void **unused)
     free(text);
 }
 
+/* make_config with each chain item's state set to its filter's name (recorder_done reads it) */
+static struct sw_config *make_named_config(const struct swf_filter *const *chain, size_t n)
+{
+    struct sw_config *cfg = make_config(chain, n);
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        cfg->trunks[0].chain[i].state = (void *)chain[i]->name;
+    return cfg;
+}
+
+static void done_hooks_hear_a_forwarded_request_once_each_in_chain_order(void **unused)
+{
+    static const struct swf_filter *const chain[] = {&f_recorder, &f_first, &f_watcher,
+                                                     &f_recorder2};
+    struct sw_config *cfg = make_named_config(chain, 4);
+    struct sw_job job;
+    const struct swf_filter *by;
+    char *text = strdup(INVITE);
+
+    nseen = 0;
+    start(&job, text, cfg, NULL, NULL);
+    assert_int_equal(sw_pipeline_run(&job, &by), SWF_CONTINUE);
+    sw_pipeline_done(&job, SWF_CONTINUE, NULL);
+    assert_int_equal(nseen, 3);
+    assert_string_equal(seen[0].name, "recorder");
+    assert_string_equal(seen[1].name, "watcher");
+    assert_string_equal(seen[2].name, "recorder2");
+    assert_int_equal(seen[0].slot_was, 42);
+    assert_int_equal(seen[1].slot_was, 0); /* no request hook: a zeroed slot */
+    assert_int_equal(seen[2].slot_was, 42);
+    assert_int_equal(seen[0].result, SWF_CONTINUE);
+    assert_null(seen[0].by);
+    /* the call names its source, inside the job */
+    assert_ptr_equal(seen[0].src, &job.src);
+    assert_int_equal(seen[0].src_port, 5060);
+    assert_int_equal(seen[0].transport, SW_UDP);
+    assert_int_equal(job.call.srclen, sizeof(struct sockaddr_in));
+    sw_config_unref(cfg);
+    free(text);
+}
+
+static void done_hooks_hear_a_reply_even_where_the_chain_stopped_before_them(void **unused)
+{
+    static const struct swf_filter *const chain[] = {&f_recorder, &f_rejecter, &f_recorder2};
+    struct sw_config *cfg = make_named_config(chain, 3);
+    struct sw_job job;
+    const struct swf_filter *by;
+    char *text = strdup(INVITE);
+
+    nseen = 0;
+    start(&job, text, cfg, NULL, NULL);
+    /* a slot left dirty by an earlier message must not leak into this one */
+    memset(job.slots[2], 0x5a, SWF_SLOT_BYTES);
+    assert_int_equal(sw_pipeline_run(&job, &by), SWF_REPLY);
+    sw_pipeline_done(&job, SWF_REPLY, by);
+    assert_int_equal(nseen, 2);
+    assert_string_equal(seen[1].name, "recorder2");
+    assert_int_equal(seen[1].slot_was, 0); /* never reached: zeroed */
+    assert_int_equal(seen[1].result, SWF_REPLY);
+    assert_ptr_equal(seen[1].by, &f_rejecter);
+    assert_int_equal(seen[1].status, 403);
+    assert_int_equal(seen[0].slot_was, 42);
+    /* WAIT is not an end, and a response has no done */
+    nseen = 0;
+    sw_pipeline_done(&job, SWF_WAIT, by);
+    assert_int_equal(nseen, 0);
+    sw_config_unref(cfg);
+    free(text);
+}
+
+static void done_hooks_of_a_resumed_job_see_its_own_source(void **unused)
+{
+    static const struct swf_filter *const chain[] = {&f_recorder, &f_waiter};
+    struct sw_config *cfg = make_named_config(chain, 2);
+    struct sw_waitq q;
+    struct sw_stats st;
+    struct sw_job job, *h;
+    const struct swf_filter *by;
+    char *text = strdup(INVITE);
+
+    memset(&st, 0, sizeof(st));
+    assert_int_equal(sw_waitq_init(&q, 10), 0);
+    start(&job, text, cfg, &q, &st);
+    job.transport = job.call.transport = SW_TCP;
+    assert_int_equal(sw_pipeline_run(&job, &by), SWF_WAIT);
+    h = job.heap;
+    /* the stack job is gone once parked: the copy's pointers must not lead back to it */
+    memset(&job, 0, sizeof(job));
+    assert_ptr_equal(h->call.src, &h->src);
+    swf_wake(h);
+    assert_ptr_equal(sw_waitq_take(&q), h);
+    assert_int_equal(sw_pipeline_run(h, &by), SWF_CONTINUE);
+    nseen = 0;
+    sw_pipeline_done(h, SWF_CONTINUE, NULL);
+    assert_int_equal(nseen, 1);
+    assert_ptr_equal(seen[0].src, &h->src);
+    assert_int_equal(seen[0].src_port, 5060);
+    assert_int_equal(seen[0].transport, SW_TCP);
+    assert_int_equal(seen[0].slot_was, 42);
+    sw_job_free(h);
+    sw_waitq_destroy(&q);
+    sw_config_unref(cfg);
+    free(text);
+}
+
 /*
  * RFC 3261 17.2.3 matching for parked requests: while a job is parked, the same branch,
  * method and source are found (whichever worker asks: the set is shared); another branch,
@@ -442,6 +594,7 @@ static void a_parked_request_is_found_by_branch_method_and_source_until_it_is_fr
     free(text);
 }
 
+
 static void services_give_one_verifier_to_everyone(void **unused)
 {
     struct sw_services svc;
@@ -503,6 +656,9 @@ int main(void)
         cmocka_unit_test(past_max_parked_the_filter_is_refused_and_it_is_counted),
         cmocka_unit_test(wait_without_parking_is_a_drop_and_a_reply_to_an_ack_too),
         cmocka_unit_test(a_resumed_job_that_waits_again_must_park_again),
+        cmocka_unit_test(done_hooks_hear_a_forwarded_request_once_each_in_chain_order),
+        cmocka_unit_test(done_hooks_hear_a_reply_even_where_the_chain_stopped_before_them),
+        cmocka_unit_test(done_hooks_of_a_resumed_job_see_its_own_source),
         cmocka_unit_test(a_parked_request_is_found_by_branch_method_and_source_until_it_is_freed),
         cmocka_unit_test(services_give_one_verifier_to_everyone),
         cmocka_unit_test(counters_come_out_of_one_table),
