@@ -594,7 +594,6 @@ static void a_parked_request_is_found_by_branch_method_and_source_until_it_is_fr
     free(text);
 }
 
-
 static void services_give_one_verifier_to_everyone(void **unused)
 {
     struct sw_services svc;
