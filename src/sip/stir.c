@@ -347,7 +347,10 @@ sw_err stir_verify(sw_ctx *ctx, sw_verifier *v, const sw_pubkey *pub, const stru
         copy_str(r->spc, sizeof(r->spc), sw_ctx_last_spc(ctx));
     }
     sw_identity_free(id);
-    return finish(r, ctx, err, 1);
+    finish(r, ctx, err, 1);
+    if (err == SW_ERR_ORIG_MISMATCH && r->no_number)
+        fail(r, err, "the request has no calling telephone number to match orig.tn");
+    return err;
 
 own:
     sw_identity_free(id);
