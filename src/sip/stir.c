@@ -318,8 +318,8 @@ sw_err stir_verify(sw_ctx *ctx, sw_verifier *v, const sw_pubkey *pub, const stru
         /* attest and origid are in no SIP header: ATIS-1000074 requires the full form. */
         if (classify(id) == K_SHAKEN) {
             err = fail(r, SW_ERR_COMPACT_SHAKEN,
-                       "a shaken PASSporT in compact form: attest and origid cannot be "
-                       "rebuilt from the request, and ATIS-1000074 requires the full form");
+                       "attest and origid are in no SIP header; ATIS-1000074 requires the "
+                       "full form");
             goto own;
         }
         if ((err = rebuild_claims(ctx, m, id, r)) != SW_OK)
