@@ -13,7 +13,9 @@
 # Needs clang with libFuzzer (Debian 12: clang-14, libclang-rt-14-dev), libssl-dev,
 # libjansson-dev and libcurl4-openssl-dev. CC=clang-15 tools/fuzz.sh picks another compiler.
 # fuzz_sip (the SIP message layer: framing, parsing, header readers, splicing) is built
-# from src/sip/*.c alone and needs libosip2-dev (-losipparser2).
+# from src/sip/*.c alone and needs libosip2-dev (-losipparser2); fuzz_stir (stir_verify()
+# on whole SIP requests: several Identity headers, div, compact form, hostile numbers)
+# from the library and src/sip's readers.
 set -eu
 
 seconds=${1:-60}
@@ -73,8 +75,18 @@ echo "fuzz.sh: building fuzz_proxy" >&2
     "$top/tests/fuzz/fuzz_proxy.c" $libs $(pkg-config --cflags --libs libconfig libcares) \
     -losipparser2 -lresolv -pthread -o "$build/fuzz_proxy"
 
+# fuzz_stir: stir_verify() on whole requests, the library and src/sip's readers under it
+echo "fuzz.sh: building fuzz_stir" >&2
+# shellcheck disable=SC2086  # pkg-config output is meant to be split
+"$cc" -g -O1 -fno-omit-frame-pointer \
+    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+    -I"$top/src/lib" "$top"/src/lib/*.c "$top"/src/sip/sipmsg.c "$top"/src/sip/fields.c \
+    "$top"/src/sip/stir.c "$top/tests/fuzz/fuzz_stir.c" $libs -losipparser2 -pthread \
+    -o "$build/fuzz_stir"
+
 failed=
 run fuzz_identity identity 10000 || failed="$failed fuzz_identity"
+run fuzz_stir stir 8192 || failed="$failed fuzz_stir"
 run fuzz_tnauth tnauth 8192 || failed="$failed fuzz_tnauth"
 run fuzz_sip sip 8192 || failed="$failed fuzz_sip"
 # fuzz_proxy's seeds are the SIP ones, each behind a first byte that picks source and transport

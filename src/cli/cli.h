@@ -106,8 +106,9 @@ sw_err cli_read_input(const char *path, char **buf, size_t *len, char *msg, size
 const char *cli_identity_trim(const char *s, size_t *len);
 
 /*
- * Gets the Identity a subcommand works on: the argument arg, or, when arg is NULL or
- * "-", stdin; or the file path when that is not NULL (arg must then be NULL). On
+ * Gets the Identity a subcommand works on: the argument arg (read as a file when it names
+ * a regular file), or, when arg is NULL or "-", stdin; or the file path when that is not
+ * NULL (arg must then be NULL). On
  * success *value and *len are a trimmed view into *owned (free() it) or into arg.
  */
 sw_err cli_get_identity(const char *arg, const char *path, char **owned, const char **value,

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "cli.h"
@@ -270,12 +271,23 @@ const char *cli_identity_trim(const char *s, size_t *len)
 sw_err cli_get_identity(const char *arg, const char *path, char **owned, const char **value,
                         size_t *len, char *msg, size_t msgsize)
 {
+    struct stat st;
     sw_err err;
 
     *owned = NULL;
     *value = NULL;
     *len = 0;
     msg[0] = '\0';
+    /*
+     * An argument that names a regular file is that file: "stirwire check identity.txt"
+     * is what a user types, and no Identity value is also the name of a file (it would
+     * need a file named like a 100-character base64url token in the current directory).
+     */
+    if (arg != NULL && path == NULL && strcmp(arg, "-") != 0 && stat(arg, &st) == 0 &&
+        S_ISREG(st.st_mode)) {
+        path = arg;
+        arg = NULL;
+    }
     if (arg != NULL && strcmp(arg, "-") != 0) {
         *len = strlen(arg);
         *value = cli_identity_trim(arg, len);

@@ -260,6 +260,115 @@ fi
 run decode - <tampered.txt
 expect "decode does not verify (tampered token decodes)" 0 '"form": "full"'
 
+# --- an Identity in a file, and whole SIP requests (--sip) ----------------------------------
+run check --key key.pub.pem ident.txt
+expect "check FILE reads the Identity from the file" 0 '^valid: attest A'
+run decode ident.txt
+expect "decode FILE reads the Identity from the file" 0 '"form": "full"'
+
+date_hdr="$(LC_ALL=C date -u -d "@$now" '+%a, %d %b %Y %H:%M:%S GMT')"
+# sip_request IDENTITY_LINES [FROM]: an INVITE as a log shows it: a log line first, LF line
+# ends, compact names, a folded header, and a Content-Length that no longer fits the body.
+sip_request() {
+    printf '2023-11-14 22:13:20.123 UDP 192.0.2.7:5060 -> 192.0.2.8:5060\n'
+    printf 'INVITE sip:+%s@b.example;user=phone SIP/2.0\n' "$DEST"
+    printf 'v: SIP/2.0/UDP 192.0.2.7;branch=z9hG4bK1\n'
+    printf 'f: %s;tag=1\n' "${2:-<sip:+1-202-555-0100@a.example;user=phone>}"
+    printf 't: <tel:+%s>\n' "$DEST"
+    printf 'i: 1@x\nCSeq: 1 INVITE\nSubject: a folded\n  header\n'
+    printf 'Date: %s\n' "$date_hdr"
+    printf '%s' "$1"
+    printf 'l: 999\n\nv=0\n'
+}
+sip_request "Identity: $ident"$'\n' >invite.txt
+run check --key key.pub.pem --sip invite.txt
+expect "check --sip FILE (LF line ends, log prefix, compact names)" 0 \
+    "^valid: attest A, orig $ORIG, dest $DEST, iat [0-9]+, origid .*, verstat TN-Validation-Passed$"
+run check --key key.pub.pem --sip - <invite.txt
+expect "check --sip - (standard input)" 0 'verstat TN-Validation-Passed$'
+sed 's/$/\r/' invite.txt >invite-crlf.txt
+run check --key key.pub.pem --sip invite-crlf.txt
+expect "check --sip with CRLF line ends" 0 'verstat TN-Validation-Passed$'
+sip_request "y: $ident"$'\n' | sed '/^l: /,$d' >invite-y.txt
+printf 'trailing log text\n  \n' >>invite-y.txt
+run check --key key.pub.pem --sip invite-y.txt
+expect "check --sip: y: header, no blank line, trailing text" 0 'verstat TN-Validation-Passed$'
+
+run check --key key.pub.pem --sip invite.txt --json
+expect "check --sip --json: valid" 0 '"valid":true'
+expect "check --sip --json: verstat" 0 '"verstat":"TN-Validation-Passed"'
+expect "check --sip --json: identities and chosen" 0 '"identities":1,"chosen":0'
+expect "check --sip --json: the request's numbers" 0 "\"orig\":\"$ORIG\",\"dest\":\"$DEST\""
+expect "check --sip --json: div null" 0 '"div":null'
+expect "check --sip --json: sip_status" 0 '"sip_status":200'
+if command -v jq >/dev/null 2>&1; then
+    if jq -e '.valid and .reason_header == null and .claims.attest == "A" and .compact == false' \
+        out.txt >/dev/null 2>&1; then
+        ok "check --sip --json is one JSON object with the claims (jq)"
+    else
+        nok "check --sip --json is not the JSON object wanted: $out"
+    fi
+fi
+
+# a div PASSporT (RFC 8946) beside the shaken one: reported, not chosen
+div_hdr="$(printf '{"alg":"ES256","ppt":"div","typ":"passport","x5u":"%s"}' "$X5U" | b64url_encode)"
+div_pay="$(printf '{"dest":{"tn":["%s"]},"div":{"tn":"14045550100"},"iat":%s,"orig":{"tn":"%s"}}' \
+    "$DEST" "$now" "$ORIG" | b64url_encode)"
+div_id="$div_hdr.$div_pay.$sig;info=<$X5U>;ppt=div"
+sip_request "Identity: $div_id"$'\n'"Identity: $ident"$'\n' >invite-div.txt
+run check --key key.pub.pem --sip invite-div.txt --json
+expect "check --sip with div: chosen the shaken one" 0 '"identities":2,"chosen":1'
+expect "check --sip with div: div reported" 0 '"div":\{"orig":"'"$ORIG"'","tn":"14045550100"\}'
+sip_request "Identity: $div_id"$'\n' >invite-divonly.txt
+run check --key key.pub.pem --sip invite-divonly.txt
+expect "check --sip with only a div PASSporT" 3 '^invalid: no Identity header: only a div PASSporT'
+
+run check --key key.pub.pem --sip invite.txt --now $((now + 120)) --max-age 300 --json
+expect "check --sip, Date too old at --now, iat fine with --max-age" 0 '"valid":true'
+run check --key key.pub.pem --sip invite.txt --now $((now + 120)) --json
+expect "check --sip: a stale Date and iat" 5 '"error":"DATE_STALE"'
+expect "check --sip: the Reason header of a stale Date" 5 '"reason_header":"STIR;cause=403;'
+run check --key key.pub.pem --sip invite.txt --now $((now + 120)) --date ignore --json
+expect "check --sip --date ignore: then iat is stale" 5 '"error":"STALE"'
+grep -v '^Date:' invite.txt >invite-nodate.txt
+run check --key key.pub.pem --sip invite-nodate.txt --date require
+expect "check --sip --date require without Date" 5 '^invalid: .*\(SIP 403 Stale Date\), verstat TN-Validation-Failed$'
+run check --key key.pub.pem --sip invite.txt --dest-ruri
+expect "check --sip --dest-ruri (the same number)" 0 'verstat TN-Validation-Passed$'
+
+sip_request "Identity: $ident"$'\n' '"Anonymous" <sip:anonymous@anonymous.invalid>' >invite-anon.txt
+run check --key key.pub.pem --sip invite-anon.txt --json
+expect "check --sip anonymous: NO_TN" 3 '"error":"NO_TN"'
+expect "check --sip anonymous: No-TN-Validation" 3 '"verstat":"No-TN-Validation"'
+run check --key key.pub.pem --sip invite-anon.txt --anonymous verify
+expect "check --sip anonymous, --anonymous verify" 6 '^invalid: orig.tn does not match'
+sip_request "Identity: $ident"$'\n' '<sip:+12025550111@a.example;user=phone>' >invite-other.txt
+run check --key key.pub.pem --sip invite-other.txt
+expect "check --sip from another number" 6 '\(SIP 438 Invalid Identity Header\), verstat TN-Validation-Failed$'
+sip_request "Identity: $compact"$'\n' >invite-compact.txt
+run check --key key.pub.pem --sip invite-compact.txt --json
+expect "check --sip of a compact shaken token" 4 '"error":"COMPACT_SHAKEN"'
+sip_request "Identity: not-a-token"$'\n'"Identity: $ident"$'\n' >invite-garbage.txt
+run check --key key.pub.pem --sip invite-garbage.txt
+expect "check --sip: a garbage Identity beside a good one" 0 'Identity 2 of 2, verstat TN-Validation-Passed$'
+sip_request "" >invite-none.txt
+run check --key key.pub.pem --sip invite-none.txt
+expect "check --sip without Identity" 3 '^invalid: no Identity header.*\(SIP 428 Use Identity Header\)'
+run check --key key.pub.pem --sip - </dev/null
+expect "check --sip of empty input" 2 'not a SIP request' stderr
+one_line "check --sip of empty input"
+printf 'SIP/2.0 200 OK\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\nFrom: <sip:1@x>;tag=1\nTo: <sip:2@x>\nCall-ID: 1\nCSeq: 1 INVITE\n\n' >resp.txt
+run check --key key.pub.pem --sip resp.txt
+expect "check --sip of a response" 2 'response' stderr
+run check --key key.pub.pem --sip invite.txt --orig "$ORIG"
+expect "check --sip with --orig" 1 'read from the request' stderr
+run check --key key.pub.pem --sip invite.txt "$ident"
+expect "check --sip with an IDENTITY too" 1 'no IDENTITY' stderr
+run check --key key.pub.pem --date require "$ident"
+expect "check --date without --sip" 1 'option of --sip' stderr
+run check --key key.pub.pem --sip invite.txt --date sometimes
+expect "check --date sometimes" 1 'check, require or ignore' stderr
+
 # --- usage ---------------------------------------------------------------------------------
 for cmd in keygen sign check decode; do
     run "$cmd" --help
