@@ -120,14 +120,14 @@ extern "C" {
     XX(CERT_CRL, 47, CERT, 437, "Unsupported Credential", "TN-Validation-Failed",                  \
        "certificate revocation list cannot be fetched or checked")                                 \
     XX(CERT_CA, 48, CERT, 437, "Unsupported Credential", "TN-Validation-Failed",                   \
-       "certificate is a CA, not an SP end-entity certificate")                                   \
+       "certificate is a CA, not an SP end-entity certificate")                                    \
     XX(NO_TN, 49, MISSING, 433, "Anonymity Disallowed", "No-TN-Validation",                        \
        "the call has no calling telephone number to validate")                                     \
     XX(DATE_STALE, 50, STALE, 403, "Stale Date", "TN-Validation-Failed",                           \
        "the Date header is too old or in the future")                                              \
     XX(DATE_MISSING, 51, STALE, 403, "Stale Date", "TN-Validation-Failed",                         \
        "the request has no Date header and the policy requires one")                               \
-    XX(COMPACT_SHAKEN, 52, MALFORMED, 438, "Invalid Identity Header", "TN-Validation-Failed",       \
+    XX(COMPACT_SHAKEN, 52, MALFORMED, 438, "Invalid Identity Header", "TN-Validation-Failed",      \
        "compact form of a shaken PASSporT: its claims cannot be rebuilt from the message")
 
 /* Classes of outcome; the CLI exits with the class number. */
