@@ -14,7 +14,7 @@
 
 #include "../src/core/filter.h"
 
-extern const struct swf_filter swf_sign, swf_strip;
+extern const struct swf_filter swf_sign, swf_strip, swf_verify;
 #ifdef SW_TEST_FILTERS
 extern const struct swf_filter swf_delay;
 #endif
@@ -22,6 +22,7 @@ extern const struct swf_filter swf_delay;
 static const struct swf_filter *const filters[] = {
     &swf_sign,
     &swf_strip,
+    &swf_verify,
 #ifdef SW_TEST_FILTERS
     &swf_delay,
 #endif

@@ -38,9 +38,9 @@
 struct sw_trunk;
 struct sw_services;
 
-#define SWF_MAX_FILTERS 16 /* filters in the registry */
-#define SWF_MAX_COUNTERS 8 /* counters a filter may have */
-#define SWF_SLOT_BYTES 128 /* per-message state a filter may keep (its slot) */
+#define SWF_MAX_FILTERS 16  /* filters in the registry */
+#define SWF_MAX_COUNTERS 16 /* counters a filter may have (verify has 13) */
+#define SWF_SLOT_BYTES 128  /* per-message state a filter may keep (its slot) */
 
 typedef enum {
     SWF_CONTINUE, /* go on with the next filter, then forward */
