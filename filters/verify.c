@@ -60,6 +60,7 @@ struct verify_conf {
 struct verify_slot {
     int parked; /* this message has waited once for its certificate */
 };
+_Static_assert(sizeof(struct verify_slot) <= SWF_SLOT_BYTES, "verify's slot is too large");
 
 /* The filter's counters (filter.h): indexes into verify_counters. */
 enum {
@@ -73,7 +74,7 @@ enum {
     VERIFY_CERT,                /* the certificate was had and is not acceptable */
     VERIFY_FETCH_FAILED_OPEN,   /* the certificate could not be had: tagged No-TN-Validation */
     VERIFY_FETCH_FAILED_CLOSED, /* the certificate could not be had: a failure */
-    VERIFY_ERROR,               /* our own trouble (out of memory): forwarded untagged */
+    VERIFY_ERROR,               /* our own trouble (out of memory): No-TN-Validation */
     VERIFY_REJECTED,            /* answered with a status (besides one of the above) */
     VERIFY_PARKED,              /* waited for a certificate fetch */
 };
