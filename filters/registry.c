@@ -14,13 +14,13 @@
 
 #include "../src/core/filter.h"
 
-extern const struct swf_filter swf_sign, swf_strip, swf_verstat, swf_audit;
+extern const struct swf_filter swf_sign, swf_strip, swf_verify, swf_verstat, swf_audit;
 #ifdef SW_TEST_FILTERS
 extern const struct swf_filter swf_delay;
 #endif
 
 static const struct swf_filter *const filters[] = {
-    &swf_sign,  &swf_strip, &swf_verstat, &swf_audit,
+    &swf_sign,  &swf_strip, &swf_verify, &swf_verstat, &swf_audit,
 #ifdef SW_TEST_FILTERS
     &swf_delay,
 #endif

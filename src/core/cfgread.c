@@ -188,6 +188,25 @@ static size_t distance(const char *a, const char *b)
     return d[la][lb];
 }
 
+const char *sw_cfg_closest(const char *name, const char *const *known)
+{
+    const char *best = NULL;
+    size_t bestd, k;
+
+    if (name == NULL || known == NULL)
+        return NULL;
+    /* Short names allow one edit, longer ones two: "foo" is not a typo of "log". */
+    bestd = strlen(name) <= 4 ? 2 : 3;
+    for (k = 0; known[k] != NULL; k++) {
+        size_t d = distance(name, known[k]);
+        if (d < bestd) {
+            bestd = d;
+            best = known[k];
+        }
+    }
+    return best;
+}
+
 /* "a, b, c" from two NULL-terminated lists (the second may be NULL). */
 void sw_cfg_join(char *out, size_t len, const char *const *a, const char *const *b)
 {
@@ -218,22 +237,13 @@ void sw_cfg_check_keys(struct sw_cfg_errs *e, const config_setting_t *group,
 
     for (i = 0; (s = config_setting_get_elem(group, i)) != NULL; i++) {
         const char *name = config_setting_name(s);
-        const char *best = NULL;
-        size_t bestd, k, wl = strlen(what);
+        const char *best;
+        size_t wl = strlen(what);
         char names[512], hint[128] = "";
 
         if (name == NULL || in_list(known, name) || in_list(also, name))
             continue;
-        /* Short names allow one edit, longer ones two: "foo" is not a typo of "log". */
-        bestd = strlen(name) <= 4 ? 2 : 3;
-        for (k = 0; known[k] != NULL; k++) {
-            size_t d = distance(name, known[k]);
-            if (d < bestd) {
-                bestd = d;
-                best = known[k];
-            }
-        }
-        if (best != NULL)
+        if ((best = sw_cfg_closest(name, known)) != NULL)
             snprintf(hint, sizeof(hint), " (did you mean \"%s\"?)", best);
         sw_cfg_join(names, sizeof(names), known, also);
         if (wl > 0 && what[wl - 1] == '.') /* a dotted path: "sign.atest: unknown setting" */

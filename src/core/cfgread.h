@@ -73,6 +73,12 @@ int sw_cfg_strings(struct sw_cfg_errs *e, const config_setting_t *s, const char 
 const char *sw_cfg_string_at(const config_setting_t *s, int i);
 const config_setting_t *sw_cfg_elem_at(const config_setting_t *s, int i);
 
+/*
+ * The name in known (NULL-terminated) closest to name, for "did you mean": within one
+ * edit for names of up to 4 characters, two for longer ones; NULL when none is that close.
+ */
+const char *sw_cfg_closest(const char *name, const char *const *known);
+
 /* "a, b, c" from two NULL-terminated lists (the second may be NULL). */
 void sw_cfg_join(char *out, size_t len, const char *const *a, const char *const *b);
 

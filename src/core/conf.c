@@ -45,6 +45,15 @@ struct sw_config *sw_config_new(void)
     cfg->tcp_max_per_source = SW_DEFAULT_TCP_MAX_PER_SOURCE;
     cfg->tcp_partial_timeout = SW_DEFAULT_TCP_PARTIAL_TIMEOUT;
     sw_dns_defaults(&cfg->dns);
+    /* the library's defaults (stirwire.h, sw_opt), so that a file without a verifier
+     * group, loaded on reload, puts them back */
+    cfg->verifier.connect_timeout_ms = 2000;
+    cfg->verifier.timeout_ms = 4000;
+    cfg->verifier.max_bytes = 32768;
+    cfg->verifier.cache_entries = 4096;
+    cfg->verifier.min_ttl = 86400;
+    cfg->verifier.negative_ttl = 30;
+    cfg->verifier.crl_fetch = 1;
     return cfg;
 }
 
@@ -65,6 +74,13 @@ void sw_config_unref(struct sw_config *cfg)
     for (i = 0; i < cfg->ntrunks; i++)
         sw_trunk_clear(&cfg->trunks[i]);
     free(cfg->trunks);
+    free(cfg->verifier.ca_file);
+    free(cfg->verifier.ca_dir);
+    free(cfg->verifier.cache_dir);
+    free(cfg->verifier.tls_ca_file);
+    free(cfg->verifier.allow_networks);
+    for (i = 0; i < cfg->verifier.ncrl_files; i++)
+        free(cfg->verifier.crl_files[i]);
     free(cfg->path);
     free(cfg->pid_file);
     free(cfg->user);

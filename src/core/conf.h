@@ -62,6 +62,27 @@ sw_verifier *sw_services_verifier(struct sw_services *svc);
 /* Frees what the services own (the verifier); after every configuration is gone. */
 void sw_services_clear(struct sw_services *svc);
 
+/*
+ * The top-level verifier group as read (every field holds a value: the library's default
+ * when the file does not set it). The verifier itself lives in struct sw_services and
+ * outlives configurations; the daemon applies these settings to it once the whole file
+ * is valid (sw_config_apply_verifier in src/daemon/conffile.h), so a reload keeps the
+ * certificate cache and a bad file changes nothing.
+ */
+#define SW_VERIFIER_MAX_CRL_FILES 32
+struct sw_verifier_conf {
+    int given; /* the file has a verifier group */
+    long allow_http, allow_private, allow_any_port, allow_query;
+    long connect_timeout_ms, timeout_ms, max_bytes; /* milliseconds, bytes */
+    long cache_entries, min_ttl, negative_ttl;      /* entries, seconds */
+    long crl_fetch;
+    long crl_unreachable;                             /* 1: "tolerate", 0: "fail" */
+    char *ca_file, *ca_dir, *cache_dir, *tls_ca_file; /* NULL: not set */
+    char *allow_networks;                             /* "CIDR,CIDR,...", NULL: none */
+    char *crl_files[SW_VERIFIER_MAX_CRL_FILES];
+    size_t ncrl_files;
+};
+
 struct sw_config {
     atomic_int refs;
     unsigned generation; /* 1 for the first load, +1 per reload (for logs) */
@@ -85,7 +106,8 @@ struct sw_config {
     size_t ntrunks;
     /* how next hops' names are resolved (the top-level dns setting) */
     struct sw_dns dns;
-    struct sw_services *svc; /* borrowed */
+    struct sw_verifier_conf verifier; /* the verifier group, applied to svc->verifier */
+    struct sw_services *svc;          /* borrowed */
     /* called by the last unref, before freeing (the daemon logs it); may be NULL */
     void (*on_free)(const struct sw_config *cfg);
 };

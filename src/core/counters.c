@@ -112,3 +112,36 @@ size_t sw_stats_text(const struct sw_stats *s, char *buf, size_t len)
 {
     return format(s, buf, len, 0);
 }
+
+size_t sw_verifier_summary(sw_verifier *v, char *buf, size_t len)
+{
+    sw_verifier_stats st;
+    size_t used = 0;
+    int any = 0;
+    uint64_t n;
+
+    if (len == 0)
+        return 0;
+    buf[0] = '\0';
+    if (v == NULL) {
+        append(buf, len, &used, "verifier: none");
+        return used;
+    }
+    sw_verifier_get_stats(v, &st);
+    append(buf, len, &used,
+           "verifier: cache_hits %llu, cache_misses %llu, fetches %llu, fetch_failures %llu, "
+           "negative_hits %llu, crl_fetches %llu",
+           (unsigned long long)st.cache_hits, (unsigned long long)st.cache_misses,
+           (unsigned long long)st.fetches, (unsigned long long)st.fetch_failures,
+           (unsigned long long)st.negative_hits, (unsigned long long)st.crl_fetches);
+    /* every error code in the library's table, so that a new one is never left out */
+#define SW_XX_FAILED(name, ...)                                                                    \
+    if (SW_ERR_##name != SW_OK && (n = sw_verifier_fetch_count(v, SW_ERR_##name)) != 0) {          \
+        append(buf, len, &used, "%s%s %llu", any ? ", " : "; failed: ", #name,                     \
+               (unsigned long long)n);                                                             \
+        any = 1;                                                                                   \
+    }
+    SW_ERR_MAP(SW_XX_FAILED)
+#undef SW_XX_FAILED
+    return used;
+}

@@ -102,4 +102,12 @@ size_t sw_stats_summary(const struct sw_stats *s, char *buf, size_t len);
  */
 size_t sw_stats_text(const struct sw_stats *s, char *buf, size_t len);
 
+/*
+ * The certificate verifier's line for the log: its cache and fetch counters
+ * (sw_verifier_get_stats), then each fetch failure by error name, those not zero
+ * ("verifier: cache_hits 10, ...; failed: CERT_TIMEOUT 2, CERT_CONNECT 1"). v may be NULL
+ * ("verifier: none"). Returns the length.
+ */
+size_t sw_verifier_summary(sw_verifier *v, char *buf, size_t len);
+
 #endif /* SW_CORE_COUNTERS_H */

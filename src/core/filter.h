@@ -39,7 +39,7 @@ struct sw_trunk;
 struct sw_services;
 
 #define SWF_MAX_FILTERS 16  /* filters in the registry */
-#define SWF_MAX_COUNTERS 16 /* counters a filter may have */
+#define SWF_MAX_COUNTERS 16 /* counters a filter may have (verify has 13) */
 #define SWF_SLOT_BYTES 128  /* per-message state a filter may keep (its slot) */
 
 typedef enum {

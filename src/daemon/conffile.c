@@ -24,6 +24,7 @@
 #include <limits.h>
 #include <pwd.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +32,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <syslog.h>
+#include <unistd.h>
 
 #include "../core/cfgread.h"
 #include "../core/filter.h"
@@ -40,7 +42,7 @@
 
 static const char *const top_keys[] = {"listen", "workers",    "pid_file", "user",
                                        "log",    "udp_rcvbuf", "trunks",   "max_parked",
-                                       "tcp",    "dns",        NULL};
+                                       "tcp",    "dns",        "verifier", NULL};
 static const char *const listen_keys[] = {"address", "port", "transport", "advertise", NULL};
 static const char *const log_keys[] = {"syslog", "level", NULL};
 static const char *const trunk_keys[] = {
@@ -50,6 +52,25 @@ static const char *const hop_keys[] = {"uri", "priority", "weight", NULL};
 static const char *const health_keys[] = {"interval", "down_after", "up_after", NULL};
 static const char *const dns_keys[] = {"servers", "min_ttl", "max_ttl", NULL};
 static const char *const match_keys[] = {"source", "port", "domain", NULL};
+static const char *const verifier_keys[] = {"ca_file",
+                                            "ca_dir",
+                                            "crl_files",
+                                            "crl_fetch",
+                                            "crl_unreachable",
+                                            "allow_http",
+                                            "allow_private",
+                                            "allow_any_port",
+                                            "allow_query",
+                                            "allow_networks",
+                                            "connect_timeout_ms",
+                                            "timeout_ms",
+                                            "max_bytes",
+                                            "cache_entries",
+                                            "min_ttl",
+                                            "negative_ttl",
+                                            "cache_dir",
+                                            "tls_ca_file",
+                                            NULL};
 static const char *const tcp_keys[] = {"max_connections", "max_per_source", "partial_timeout",
                                        "trunk_sources_only", NULL};
 
@@ -590,6 +611,211 @@ static void parse_dns(struct sw_cfg_errs *e, const config_setting_t *root, struc
     }
 }
 
+/* ---- the verifier group ------------------------------------------------------------ */
+
+/* A path setting of the verifier group, copied into *out; the setting for errors, or NULL. */
+static const config_setting_t *verifier_path(struct sw_cfg_errs *e, const config_setting_t *g,
+                                             const char *key, char **out)
+{
+    const char *v = NULL;
+
+    if (sw_cfg_string(e, g, key, "verifier.", &v) <= 0)
+        return NULL;
+    if (v[0] == '\0') {
+        sw_cfg_error(e, config_setting_get_member(g, key), "verifier.%s: empty path", key);
+        return NULL;
+    }
+    if ((*out = strdup(v)) == NULL) {
+        sw_cfg_error(e, g, "out of memory");
+        return NULL;
+    }
+    return config_setting_get_member(g, key);
+}
+
+static void verifier_flag(struct sw_cfg_errs *e, const config_setting_t *g, const char *key,
+                          long *out)
+{
+    int b = (int)*out;
+
+    if (sw_cfg_bool(e, g, key, "verifier.", &b) > 0)
+        *out = b;
+}
+
+static void verifier_int(struct sw_cfg_errs *e, const config_setting_t *g, const char *key,
+                         long long min, long long max, long *out)
+{
+    int n = (int)*out;
+
+    if (sw_cfg_int(e, g, key, "verifier.", min, max, &n) > 0)
+        *out = n;
+}
+
+/* allow_networks = [ "127.0.0.0/8", "::1" ]: checked here, handed on as "CIDR,CIDR". */
+static void verifier_networks(struct sw_cfg_errs *e, const config_setting_t *s,
+                              struct sw_verifier_conf *vc)
+{
+    char joined[4096], why[160];
+    size_t used = 0;
+    int n, i;
+
+    if ((n = sw_cfg_strings(e, s, "verifier.allow_networks")) <= 0)
+        return;
+    for (i = 0; i < n; i++) {
+        const char *one = sw_cfg_string_at(s, i);
+        struct sw_cidr c;
+        int w;
+
+        if (sw_cidr_parse(one, &c, why, sizeof(why)) != 0) {
+            sw_cfg_error(e, sw_cfg_elem_at(s, i), "verifier.allow_networks[%d]: %s", i, why);
+            continue;
+        }
+        w = snprintf(joined + used, sizeof(joined) - used, "%s%s", used ? "," : "", one);
+        if (w < 0 || (size_t)w >= sizeof(joined) - used) {
+            sw_cfg_error(e, s, "verifier.allow_networks: too many networks");
+            return;
+        }
+        used += (size_t)w;
+    }
+    if (used > 0 && (vc->allow_networks = strdup(joined)) == NULL)
+        sw_cfg_error(e, s, "out of memory");
+}
+
+/*
+ * The trust anchors and CRLs are loaded here, into a verifier of our own that is thrown
+ * away, so that `stirwired -t` and a reload see an unreadable or empty CA file at its
+ * line before anything changes; the daemon's verifier is given them only once the whole
+ * file is valid (sw_config_apply_verifier).
+ */
+static void verifier_trust(struct sw_cfg_errs *e, const struct sw_verifier_conf *vc,
+                           const config_setting_t *at_file, const config_setting_t *at_dir,
+                           const config_setting_t *crls)
+{
+    sw_verifier *scratch = sw_verifier_new();
+    sw_ctx *ctx = sw_ctx_new();
+    size_t i;
+
+    if (scratch == NULL || ctx == NULL) {
+        sw_cfg_error(e, at_file, "out of memory");
+    } else {
+        if (vc->ca_file != NULL && sw_verifier_load_ca_file(scratch, ctx, vc->ca_file) != SW_OK)
+            sw_cfg_error(e, at_file, "verifier.ca_file: %s", sw_errmsg(ctx));
+        if (vc->ca_dir != NULL && sw_verifier_load_ca_dir(scratch, ctx, vc->ca_dir) != SW_OK)
+            sw_cfg_error(e, at_dir, "verifier.ca_dir: %s", sw_errmsg(ctx));
+        for (i = 0; i < vc->ncrl_files; i++)
+            if (sw_verifier_load_crl_file(scratch, ctx, vc->crl_files[i]) != SW_OK)
+                sw_cfg_error(e, sw_cfg_elem_at(crls, (int)i), "verifier.crl_files[%zu]: %s", i,
+                             sw_errmsg(ctx));
+    }
+    sw_ctx_free(ctx);
+    sw_verifier_free(scratch);
+}
+
+/*
+ * verifier = { ca_file = ...; crl_files = [ ... ]; allow_http = false; ... }: the one
+ * certificate verifier every trunk's verify filter shares (see struct sw_verifier_conf).
+ */
+static void parse_verifier(struct sw_cfg_errs *e, const config_setting_t *root,
+                           struct sw_config *cfg)
+{
+    const config_setting_t *g = config_setting_get_member(root, "verifier");
+    const config_setting_t *at_file, *at_dir, *crls, *s;
+    struct sw_verifier_conf *vc = &cfg->verifier;
+    const char *v = NULL;
+    struct stat st;
+    int n, i;
+
+    if (g == NULL)
+        return;
+    if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
+        sw_cfg_error(e, g, "verifier must be a group: { ca_file = \"/etc/stirwire/sti-ca.pem\"; }");
+        return;
+    }
+    vc->given = 1;
+    sw_cfg_check_keys(e, g, verifier_keys, NULL, "verifier.");
+    verifier_flag(e, g, "allow_http", &vc->allow_http);
+    verifier_flag(e, g, "allow_private", &vc->allow_private);
+    verifier_flag(e, g, "allow_any_port", &vc->allow_any_port);
+    verifier_flag(e, g, "allow_query", &vc->allow_query);
+    verifier_flag(e, g, "crl_fetch", &vc->crl_fetch);
+    if (sw_cfg_string(e, g, "crl_unreachable", "verifier.", &v) > 0) {
+        if (strcmp(v, "fail") == 0 || strcmp(v, "tolerate") == 0)
+            vc->crl_unreachable = strcmp(v, "tolerate") == 0;
+        else
+            sw_cfg_error(e, config_setting_get_member(g, "crl_unreachable"),
+                         "verifier.crl_unreachable: must be \"fail\" or \"tolerate\", not \"%s\"",
+                         v);
+    }
+    /* Limits: a fetch is on the path of a waiting call, so seconds, not minutes. */
+    verifier_int(e, g, "connect_timeout_ms", 1, 60000, &vc->connect_timeout_ms);
+    verifier_int(e, g, "timeout_ms", 1, 120000, &vc->timeout_ms);
+    if (vc->connect_timeout_ms > vc->timeout_ms)
+        sw_cfg_error(e, config_setting_get_member(g, "connect_timeout_ms"),
+                     "verifier.connect_timeout_ms %ld is above timeout_ms %ld (the whole "
+                     "transfer's limit)",
+                     vc->connect_timeout_ms, vc->timeout_ms);
+    verifier_int(e, g, "max_bytes", 1024, 1048576, &vc->max_bytes);
+    verifier_int(e, g, "cache_entries", 1, 10000000, &vc->cache_entries);
+    verifier_int(e, g, "min_ttl", 0, 31536000, &vc->min_ttl);
+    verifier_int(e, g, "negative_ttl", 0, 86400, &vc->negative_ttl);
+    if ((s = config_setting_get_member(g, "allow_networks")) != NULL)
+        verifier_networks(e, s, vc);
+
+    at_file = verifier_path(e, g, "ca_file", &vc->ca_file);
+    at_dir = verifier_path(e, g, "ca_dir", &vc->ca_dir);
+    if ((s = verifier_path(e, g, "cache_dir", &vc->cache_dir)) != NULL &&
+        (stat(vc->cache_dir, &st) != 0 || !S_ISDIR(st.st_mode)))
+        sw_cfg_error(e, s, "verifier.cache_dir: %s is not a directory", vc->cache_dir);
+    if ((s = verifier_path(e, g, "tls_ca_file", &vc->tls_ca_file)) != NULL &&
+        access(vc->tls_ca_file, R_OK) != 0)
+        sw_cfg_error(e, s, "verifier.tls_ca_file: cannot read %s: %s", vc->tls_ca_file,
+                     strerror(errno));
+    if ((crls = config_setting_get_member(g, "crl_files")) != NULL &&
+        (n = sw_cfg_strings(e, crls, "verifier.crl_files")) > 0) {
+        if (n > SW_VERIFIER_MAX_CRL_FILES) {
+            sw_cfg_error(e, crls, "verifier.crl_files: at most %d files",
+                         SW_VERIFIER_MAX_CRL_FILES);
+            n = SW_VERIFIER_MAX_CRL_FILES;
+        }
+        for (i = 0; i < n; i++) {
+            if ((vc->crl_files[vc->ncrl_files] = strdup(sw_cfg_string_at(crls, i))) == NULL) {
+                sw_cfg_error(e, crls, "out of memory");
+                break;
+            }
+            vc->ncrl_files++;
+        }
+    }
+    verifier_trust(e, vc, at_file != NULL ? at_file : g, at_dir != NULL ? at_dir : g, crls);
+}
+
+/*
+ * A trunk that verifies while the verifier has no trust anchors would fail every signed
+ * call (no certificate chains to anything): that is a mistake -t must show, not a
+ * surprise on the first call.
+ */
+static void check_verify_anchors(struct sw_cfg_errs *e, const config_setting_t *root,
+                                 const struct sw_config *cfg)
+{
+    const config_setting_t *ts = config_setting_get_member(root, "trunks");
+    size_t i, k;
+
+    if (cfg->verifier.ca_file != NULL || cfg->verifier.ca_dir != NULL || ts == NULL ||
+        config_setting_type(ts) != CONFIG_TYPE_LIST ||
+        (size_t)config_setting_length(ts) != cfg->ntrunks)
+        return;
+    for (i = 0; i < cfg->ntrunks; i++) {
+        for (k = 0; k < cfg->trunks[i].nchain; k++) {
+            if (strcmp(cfg->trunks[i].chain[k].filter->name, "verify") != 0)
+                continue;
+            sw_cfg_error(
+                e, config_setting_get_elem(ts, (unsigned)i),
+                "trunk \"%s\": filter \"verify\" needs trust anchors: set verifier.ca_file or "
+                "verifier.ca_dir (the STI-PA roots); without them every signed call fails",
+                cfg->trunks[i].name);
+            return;
+        }
+    }
+}
+
 static void parse_trunk(struct sw_cfg_errs *e, const config_setting_t *ts, struct sw_trunk *t,
                         const struct sw_trunk *earlier, size_t nearlier, struct sw_services *svc,
                         const struct sw_dns *dns)
@@ -808,8 +1034,10 @@ static void parse_top(struct sw_cfg_errs *e, const config_setting_t *root, struc
     sw_cfg_int(e, root, "max_parked", "", 1, 1000000, &cfg->max_parked);
     parse_tcp(e, root, cfg);
     parse_dns(e, root, cfg);
+    parse_verifier(e, root, cfg);
     parse_trunks(e, root, cfg);
     check_trunks(e, root, cfg);
+    check_verify_anchors(e, root, cfg);
 }
 
 /* ---- the API ------------------------------------------------------------------------ */
@@ -870,4 +1098,127 @@ fail:
     sw_config_unref(cfg);
     sw_cfg_errs_flush(&e, errbuf, errlen);
     return -1;
+}
+
+/* ---- applying the verifier group ----------------------------------------------------- */
+
+static int same_str(const char *a, const char *b)
+{
+    return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/* One more line in msgs, as much as fits. */
+static void note_line(char *msgs, size_t len, size_t *used, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void note_line(char *msgs, size_t len, size_t *used, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    if (msgs == NULL || *used + 1 >= len)
+        return;
+    va_start(ap, fmt);
+    n = vsnprintf(msgs + *used, len - *used, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    *used = (size_t)n >= len - *used ? len - 1 : *used + (size_t)n;
+    if (*used + 1 < len) {
+        msgs[(*used)++] = '\n';
+        msgs[*used] = '\0';
+    }
+}
+
+int sw_config_apply_verifier(const struct sw_config *cfg, const struct sw_config *running,
+                             struct sw_services *svc, char *msgs, size_t len)
+{
+    static const struct {
+        sw_opt opt;
+        size_t off;
+    } longs[] = {
+        {SW_OPT_ALLOW_HTTP, offsetof(struct sw_verifier_conf, allow_http)},
+        {SW_OPT_ALLOW_PRIVATE, offsetof(struct sw_verifier_conf, allow_private)},
+        {SW_OPT_ALLOW_ANY_PORT, offsetof(struct sw_verifier_conf, allow_any_port)},
+        {SW_OPT_ALLOW_QUERY, offsetof(struct sw_verifier_conf, allow_query)},
+        {SW_OPT_CONNECT_TIMEOUT_MS, offsetof(struct sw_verifier_conf, connect_timeout_ms)},
+        {SW_OPT_TIMEOUT_MS, offsetof(struct sw_verifier_conf, timeout_ms)},
+        {SW_OPT_MAX_BYTES, offsetof(struct sw_verifier_conf, max_bytes)},
+        {SW_OPT_MIN_TTL, offsetof(struct sw_verifier_conf, min_ttl)},
+        {SW_OPT_NEGATIVE_TTL, offsetof(struct sw_verifier_conf, negative_ttl)},
+        {SW_OPT_CRL_FETCH, offsetof(struct sw_verifier_conf, crl_fetch)},
+        {SW_OPT_CRL_UNREACHABLE, offsetof(struct sw_verifier_conf, crl_unreachable)},
+    };
+    const struct sw_verifier_conf *vc = &cfg->verifier;
+    const struct sw_verifier_conf *old = running != NULL ? &running->verifier : NULL;
+    size_t used = 0, i;
+    sw_verifier *v;
+    sw_ctx *ctx;
+    int rc = 0;
+
+    if (msgs != NULL && len > 0)
+        msgs[0] = '\0';
+    if (svc == NULL)
+        return 0;
+    /* A configuration that verifies nowhere and says nothing of the verifier: nothing to do. */
+    if (svc->verifier == NULL && !vc->given)
+        return 0;
+    if ((v = sw_services_verifier(svc)) == NULL || (ctx = sw_ctx_new()) == NULL) {
+        note_line(msgs, len, &used, "verifier: out of memory");
+        return -1;
+    }
+    for (i = 0; i < sizeof(longs) / sizeof(longs[0]); i++) {
+        long value = *(const long *)(const void *)((const char *)vc + longs[i].off);
+        if (sw_verifier_set_long(v, longs[i].opt, value) != SW_OK) {
+            note_line(msgs, len, &used, "verifier: cannot set option %d to %ld", (int)longs[i].opt,
+                      value);
+            rc = -1;
+        }
+    }
+    if (sw_verifier_set_str(v, SW_OPT_ALLOW_NETS, vc->allow_networks) != SW_OK) {
+        note_line(msgs, len, &used, "verifier: cannot set allow_networks");
+        rc = -1;
+    }
+    /*
+     * The cache's size and the strings that transfers borrow are fixed once the verifier
+     * has started (the library refuses them then): a change to them waits for a restart,
+     * and the running values stay, which is safe.
+     */
+    if (old == NULL || old->cache_entries != vc->cache_entries) {
+        if (sw_verifier_set_long(v, SW_OPT_CACHE_ENTRIES, vc->cache_entries) != SW_OK)
+            note_line(msgs, len, &used,
+                      "verifier.cache_entries: the change to %ld takes effect after a restart",
+                      vc->cache_entries);
+    }
+    if (old == NULL || !same_str(old->cache_dir, vc->cache_dir)) {
+        if (sw_verifier_set_str(v, SW_OPT_CACHE_DIR, vc->cache_dir) != SW_OK)
+            note_line(msgs, len, &used,
+                      "verifier.cache_dir: the change takes effect after a restart");
+    }
+    if (old == NULL || !same_str(old->tls_ca_file, vc->tls_ca_file)) {
+        if (sw_verifier_set_str(v, SW_OPT_TLS_CA_FILE, vc->tls_ca_file) != SW_OK)
+            note_line(msgs, len, &used,
+                      "verifier.tls_ca_file: the change takes effect after a restart");
+    }
+    /*
+     * Trust: dropped and read again from the files, which may have changed since the
+     * last load (that is what a SIGHUP after renewing a root or a CRL is for). The files
+     * were read moments ago by the check, so a failure here means one changed in between.
+     */
+    sw_verifier_reset_trust(v);
+    if (vc->ca_file != NULL && sw_verifier_load_ca_file(v, ctx, vc->ca_file) != SW_OK) {
+        note_line(msgs, len, &used, "verifier.ca_file: %s", sw_errmsg(ctx));
+        rc = -1;
+    }
+    if (vc->ca_dir != NULL && sw_verifier_load_ca_dir(v, ctx, vc->ca_dir) != SW_OK) {
+        note_line(msgs, len, &used, "verifier.ca_dir: %s", sw_errmsg(ctx));
+        rc = -1;
+    }
+    for (i = 0; i < vc->ncrl_files; i++) {
+        if (sw_verifier_load_crl_file(v, ctx, vc->crl_files[i]) != SW_OK) {
+            note_line(msgs, len, &used, "verifier.crl_files[%zu]: %s", i, sw_errmsg(ctx));
+            rc = -1;
+        }
+    }
+    sw_ctx_free(ctx);
+    return rc;
 }

@@ -23,4 +23,18 @@
 int sw_config_load(const char *path, struct sw_services *svc, struct sw_config **out, char *errs,
                    size_t errlen);
 
+/*
+ * Applies cfg's verifier group to the services' one verifier (made here when a verify
+ * filter has not made it yet): the fetch policy and limits, then the trust anchors and
+ * CRLs, dropped and read again from their files. The verifier and its certificate cache
+ * stay. Call it once the whole configuration is valid (after sw_config_load succeeded),
+ * with running the configuration in force (NULL at start): the cache size, cache_dir and
+ * tls_ca_file cannot change while the verifier runs, and a change to them is reported as
+ * waiting for a restart. Writes what it reports, one line each, into msgs (may be NULL).
+ * Returns 0, or -1 when something could not be applied (a trust file that changed since
+ * the check; out of memory): the verifier then holds what could be loaded.
+ */
+int sw_config_apply_verifier(const struct sw_config *cfg, const struct sw_config *running,
+                             struct sw_services *svc, char *msgs, size_t len);
+
 #endif /* SW_DAEMON_CONFFILE_H */

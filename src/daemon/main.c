@@ -63,17 +63,26 @@ static void usage(FILE *f)
                "Exit status: 0 stopped cleanly, 1 configuration or start-up error, 2 usage.\n");
 }
 
-static void log_stats(struct sw_net *net, const char *when)
+/*
+ * The counters in the log: the message path's (each filter's behind its name: verify's
+ * outcomes are there), then, when a verifier exists, its own line (cache, fetches, and
+ * fetch failures by error name).
+ */
+static void log_stats(struct sw_net *net, struct sw_services *svc, const char *when)
 {
     struct sw_stats s;
     uint64_t conns, parked;
-    char line[2048];
+    char line[4096];
 
     sw_net_stats(net, &s, &conns, &parked);
     sw_hopmon_stats(hopmon, &s);
     sw_stats_summary(&s, line, sizeof(line));
     sw_log(LOG_INFO, "%s: %s; %llu TCP connections open, %llu messages parked", when, line,
            (unsigned long long)conns, (unsigned long long)parked);
+    if (svc->verifier != NULL) {
+        sw_verifier_summary(svc->verifier, line, sizeof(line));
+        sw_log(LOG_INFO, "%s: %s", when, line);
+    }
 }
 
 /*
@@ -269,6 +278,14 @@ int main(int argc, char **argv)
     cfg->on_free = config_freed;
 
     sw_log_open(cfg->log_syslog || !foreground, cfg->log_level);
+    /* the verifier group, once the whole file is valid (the check loaded its files) */
+    if (sw_config_apply_verifier(cfg, NULL, &svc, errs, ERRBUF) != 0) {
+        log_lines(LOG_ERR, "", errs);
+        if (!foreground)
+            fputs(errs, stderr);
+        return 1;
+    }
+    log_lines(LOG_WARNING, "", errs);
     nworkers = cfg->workers > 0 ? cfg->workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (nworkers < 1)
         nworkers = 1;
@@ -319,12 +336,12 @@ int main(int argc, char **argv)
             struct sw_stats s;
             sw_net_stats(net, &s, NULL, NULL);
             if (s.received != last_received)
-                log_stats(net, "summary");
+                log_stats(net, &svc, "summary");
             last_received = s.received;
             continue;
         }
         if (sig == SIGUSR1) {
-            log_stats(net, "counters");
+            log_stats(net, &svc, "counters");
         } else if (sig == SIGHUP) {
             errs[0] = '\0';
             if (sw_config_load(path, &svc, &next, errs, ERRBUF) != 0) {
@@ -335,6 +352,17 @@ int main(int argc, char **argv)
             if (!same_listeners(cfg, next))
                 sw_log(LOG_WARNING, "reload: changes to listen and workers take effect only "
                                     "after a restart");
+            /*
+             * The one verifier takes the new verifier group now that the whole file is
+             * valid: its cache stays; its trust anchors and CRLs are read again.
+             */
+            if (sw_config_apply_verifier(next, cfg, &svc, errs, ERRBUF) != 0) {
+                log_lines(LOG_ERR, "reload: ", errs);
+                sw_log(LOG_ERR, "reload: the verifier holds only the trust files that could "
+                                "be read; fix them and reload again");
+            } else {
+                log_lines(LOG_WARNING, "reload: ", errs);
+            }
             next->generation = ++generation;
             next->on_free = config_freed;
             sw_signcheck_expiry(next, (int64_t)time(NULL), warn_log);
@@ -362,7 +390,7 @@ int main(int argc, char **argv)
         }
     }
     sw_net_stop(net);
-    log_stats(net, "at exit");
+    log_stats(net, &svc, "at exit");
     sw_hopmon_stop(hopmon);
     hopmon = NULL;
     sw_net_free(net);

@@ -599,18 +599,39 @@ static void sample_file_uses_only_known_settings(void **state)
     const char *srcdir = getenv("SRCDIR");
     char path[4096];
     struct sw_config *c = NULL;
+    struct sw_services svc;
+    const char *p;
 
     if (srcdir == NULL)
         skip();
     snprintf(path, sizeof(path), "%s/etc/stirwire.conf", srcdir);
-    if (sw_config_load(path, NULL, &c, f->errs, sizeof(f->errs)) == 0) {
+
+    sw_services_init(&svc);
+    if (sw_config_load(path, &svc, &c, f->errs, sizeof(f->errs)) == 0) {
         sw_config_unref(c);
+        sw_services_clear(&svc);
         return;
     }
-    /* Only the sign filter may object (its key file is not on this machine). */
-    if (strstr(f->errs, "unknown setting") != NULL || strstr(f->errs, "syntax error") != NULL ||
-        strstr(f->errs, "filter \"sign\"") == NULL)
+    sw_services_clear(&svc);
+    /*
+     * Only the files it names that are not on this machine may be objected to: the sign
+     * filter's key, the verifier's CA and CRL files.
+     */
+    if (strstr(f->errs, "unknown setting") != NULL || strstr(f->errs, "syntax error") != NULL)
         fail_msg("sample configuration:\n%s", f->errs);
+    for (p = f->errs; *p != '\0';) {
+        const char *eol = strchr(p, '\n');
+        size_t len = eol != NULL ? (size_t)(eol - p) : strlen(p);
+        char one[1024];
+
+        snprintf(one, sizeof(one), "%.*s", (int)len, p);
+        if (strstr(one, "filter \"sign\"") == NULL && strstr(one, ": verifier.ca_") == NULL &&
+            strstr(one, ": verifier.crl_files") == NULL &&
+            strstr(one, ": verifier.cache_dir") == NULL &&
+            strstr(one, ": verifier.tls_ca_file") == NULL)
+            fail_msg("sample configuration:\n%s", f->errs);
+        p += len + (eol != NULL);
+    }
 }
 
 /* ---- matching ---------------------------------------------------------------------- */
@@ -766,6 +787,154 @@ static void reads_the_tcp_limits(void **state)
     has_error(f, 4, "partial_timeout", "1..3600", NULL);
 }
 
+/* ---- the verifier group --------------------------------------------------------------- */
+
+/* Trust anchors any Debian machine has; the tests that need a readable CA file skip without. */
+#define BUNDLE "/etc/ssl/certs/ca-certificates.crt"
+
+static void reads_the_verifier_group(void **state)
+{
+    struct fixture *f = *state;
+    struct sw_config *c;
+    char text[2048];
+
+    if (access(BUNDLE, R_OK) != 0)
+        skip();
+    c = load_ok(f, LISTEN);
+    assert_int_equal(c->verifier.given, 0);
+    assert_int_equal(c->verifier.timeout_ms, 4000); /* the library's defaults */
+    assert_int_equal(c->verifier.crl_fetch, 1);
+    assert_int_equal(c->verifier.min_ttl, 86400);
+    assert_null(c->verifier.ca_file);
+    snprintf(text, sizeof(text),
+             LISTEN "verifier = {\n"
+                    "  ca_file = \"" BUNDLE "\"; ca_dir = \"%s\";\n"
+                    "  crl_fetch = false; crl_unreachable = \"tolerate\";\n"
+                    "  allow_http = true; allow_private = true; allow_any_port = true;\n"
+                    "  allow_query = true; allow_networks = [ \"127.0.0.0/8\", \"::1\" ];\n"
+                    "  connect_timeout_ms = 500; timeout_ms = 1500; max_bytes = 65536;\n"
+                    "  cache_entries = 100; min_ttl = 3600; negative_ttl = 5;\n"
+                    "  cache_dir = \"%s\"; tls_ca_file = \"" BUNDLE "\";\n"
+                    "};\n",
+             f->dir, f->dir);
+    c = load_ok(f, text);
+    assert_int_equal(c->verifier.given, 1);
+    assert_string_equal(c->verifier.ca_file, BUNDLE);
+    assert_string_equal(c->verifier.ca_dir, f->dir);
+    assert_int_equal(c->verifier.crl_fetch, 0);
+    assert_int_equal(c->verifier.crl_unreachable, 1);
+    assert_int_equal(c->verifier.allow_http + c->verifier.allow_private +
+                         c->verifier.allow_any_port + c->verifier.allow_query,
+                     4);
+    assert_string_equal(c->verifier.allow_networks, "127.0.0.0/8,::1");
+    assert_int_equal(c->verifier.connect_timeout_ms, 500);
+    assert_int_equal(c->verifier.timeout_ms, 1500);
+    assert_int_equal(c->verifier.max_bytes, 65536);
+    assert_int_equal(c->verifier.cache_entries, 100);
+    assert_int_equal(c->verifier.min_ttl, 3600);
+    assert_int_equal(c->verifier.negative_ttl, 5);
+    assert_string_equal(c->verifier.cache_dir, f->dir);
+    assert_string_equal(c->verifier.tls_ca_file, BUNDLE);
+}
+
+static void reports_verifier_mistakes_at_their_lines(void **state)
+{
+    struct fixture *f = *state;
+    char text[2048];
+
+    snprintf(text, sizeof(text),
+             LISTEN "verifier = {\n"                                    /* 2 */
+                    "  ca_fiel = \"/x.pem\";\n"                         /* 3 */
+                    "  ca_file = \"/nonexistent/sti-ca.pem\";\n"        /* 4 */
+                    "  crl_files = [ \"%s\" ];\n"                       /* 5 */
+                    "  crl_unreachable = \"ignore\";\n"                 /* 6 */
+                    "  allow_networks = [ \"127.0.0.1/8\" ];\n"         /* 7 */
+                    "  connect_timeout_ms = 5000; timeout_ms = 4000;\n" /* 8 */
+                    "  cache_dir = \"%s\";\n"                           /* 9 */
+                    "  allow_http = \"yes\";\n"                         /* 10 */
+                    "};\n",
+             f->path, f->path);
+    load_bad(f, text);
+    has_error(f, 3, "ca_fiel", "did you mean \"ca_file\"", NULL);
+    has_error(f, 4, "verifier.ca_file", "/nonexistent/sti-ca.pem", NULL);
+    has_error(f, 5, "verifier.crl_files[0]", "CRL", NULL);
+    has_error(f, 6, "crl_unreachable", "\"fail\" or \"tolerate\"", NULL);
+    has_error(f, 7, "verifier.allow_networks[0]", NULL);
+    has_error(f, 8, "connect_timeout_ms 5000 is above timeout_ms 4000", NULL);
+    has_error(f, 9, "verifier.cache_dir", "not a directory", NULL);
+    has_error(f, 10, "allow_http", NULL);
+    in_line_order(f);
+    load_bad(f, LISTEN "verifier = \"/etc/stirwire\";\n");
+    has_error(f, 2, "verifier must be a group", NULL);
+}
+
+/* A trunk that verifies with no trust anchor would fail every signed call. */
+static void verify_without_trust_anchors_is_an_error(void **state)
+{
+    struct fixture *f = *state;
+    struct sw_services svc;
+    struct sw_config *c = NULL;
+
+    sw_services_init(&svc);
+    write_conf(f, LISTEN "trunks = ( { name = \"carrier\"; match = { source = \"0.0.0.0/0\"; };\n"
+                         "  next_hop = \"sip:127.0.0.1:5080\"; filters = [ \"verify\" ]; } );\n");
+    assert_int_equal(sw_config_load(f->path, &svc, &c, f->errs, sizeof(f->errs)), -1);
+    has_error(f, 2, "trunk \"carrier\"", "needs trust anchors", "verifier.ca_file", NULL);
+    sw_services_clear(&svc);
+}
+
+/*
+ * The one verifier outlives configurations: a good file is applied to it, a bad one
+ * (which sw_config_load refuses) never reaches it, and a reload applies to the same one.
+ */
+static void verifier_is_applied_only_from_a_valid_file_and_kept(void **state)
+{
+    struct fixture *f = *state;
+    struct sw_services svc;
+    struct sw_config *c = NULL, *next = NULL;
+    sw_verifier *v;
+    char msgs[1024];
+    static const char trunk[] =
+        "trunks = ( { name = \"carrier\"; match = { source = \"0.0.0.0/0\"; };\n"
+        "  next_hop = \"sip:127.0.0.1:5080\"; filters = [ \"verify\" ];\n"
+        "  verify = { policy = \"reject\"; }; } );\n";
+    char text[1024];
+
+    if (access(BUNDLE, R_OK) != 0)
+        skip();
+    sw_services_init(&svc);
+    snprintf(text, sizeof(text), LISTEN "verifier = { ca_file = \"" BUNDLE "\"; };\n%s", trunk);
+    write_conf(f, text);
+    if (sw_config_load(f->path, &svc, &c, f->errs, sizeof(f->errs)) != 0)
+        fail_msg("unexpected errors:\n%s", f->errs);
+    v = svc.verifier;
+    assert_non_null(v); /* made by the verify filter's configure */
+    assert_int_equal(sw_config_apply_verifier(c, NULL, &svc, msgs, sizeof(msgs)), 0);
+    assert_string_equal(msgs, "");
+    assert_ptr_equal(svc.verifier, v);
+
+    /* a reload with a mistake in the verifier group: refused, nothing applied */
+    snprintf(text, sizeof(text), LISTEN "verifier = { ca_file = \"/nonexistent.pem\"; };\n%s",
+             trunk);
+    write_conf(f, text);
+    assert_int_equal(sw_config_load(f->path, &svc, &next, f->errs, sizeof(f->errs)), -1);
+    assert_null(next);
+    has_error(f, 2, "verifier.ca_file", NULL);
+    assert_ptr_equal(svc.verifier, v);
+
+    /* a good reload: the same verifier takes the new settings */
+    snprintf(text, sizeof(text),
+             LISTEN "verifier = { ca_file = \"" BUNDLE "\"; negative_ttl = 5; };\n%s", trunk);
+    write_conf(f, text);
+    if (sw_config_load(f->path, &svc, &next, f->errs, sizeof(f->errs)) != 0)
+        fail_msg("unexpected errors:\n%s", f->errs);
+    assert_int_equal(sw_config_apply_verifier(next, c, &svc, msgs, sizeof(msgs)), 0);
+    assert_ptr_equal(svc.verifier, v);
+    sw_config_unref(c);
+    sw_config_unref(next);
+    sw_services_clear(&svc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -800,6 +969,10 @@ int main(void)
         T(first_matching_trunk_wins),
         T(no_match_gives_null),
         T(reads_the_tcp_limits),
+        T(reads_the_verifier_group),
+        T(reports_verifier_mistakes_at_their_lines),
+        T(verify_without_trust_anchors_is_an_error),
+        T(verifier_is_applied_only_from_a_valid_file_and_kept),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
