@@ -10,7 +10,8 @@
  * slow or dead certificate host never delays the start.
  *
  * The fetch uses a verifier of its own with the library's default policy (https, public
- * addresses, port 443 or 8443, size and time limits): what every verifier applies, so a
+ * addresses, port 443 or 8443, size and time limits), relaxed only where the verifier
+ * group relaxes it (apply_fetch_policy): what every verifier applies, so a
  * fetch refused here is refused by them too. It does not ask for a chain to trust anchors
  * (a signer usually has none configured; trust is the terminating side's business): the
  * question is only whether the bytes served are our certificate.
@@ -62,6 +63,29 @@ static int same_cert(sw_ctx *ctx, const struct swf_sign_info *si, const sw_cert 
            strcmp(sw_cert_subject(got), sw_cert_subject(si->cert)) == 0;
 }
 
+/*
+ * The operator's fetch policy (the verifier group's allow_* settings, networks, timeouts
+ * and TLS CA), so that an x5u the daemon's own verifier may fetch (a lab's x5u on
+ * 127.0.0.1 with allow_networks) is checked rather than reported as unfetchable. Trust
+ * anchors are not applied: the point is what the URL serves, not whether we trust it.
+ */
+static void apply_fetch_policy(sw_verifier *v, const struct sw_verifier_conf *vc)
+{
+    if (!vc->given)
+        return;
+    sw_verifier_set_long(v, SW_OPT_ALLOW_HTTP, vc->allow_http);
+    sw_verifier_set_long(v, SW_OPT_ALLOW_PRIVATE, vc->allow_private);
+    sw_verifier_set_long(v, SW_OPT_ALLOW_ANY_PORT, vc->allow_any_port);
+    sw_verifier_set_long(v, SW_OPT_ALLOW_QUERY, vc->allow_query);
+    sw_verifier_set_long(v, SW_OPT_CONNECT_TIMEOUT_MS, vc->connect_timeout_ms);
+    sw_verifier_set_long(v, SW_OPT_TIMEOUT_MS, vc->timeout_ms);
+    sw_verifier_set_long(v, SW_OPT_MAX_BYTES, vc->max_bytes);
+    if (vc->allow_networks != NULL)
+        sw_verifier_set_str(v, SW_OPT_ALLOW_NETS, vc->allow_networks);
+    if (vc->tls_ca_file != NULL)
+        sw_verifier_set_str(v, SW_OPT_TLS_CA_FILE, vc->tls_ca_file);
+}
+
 static void *x5u_main(void *arg)
 {
     struct sw_config *cfg = arg;
@@ -78,6 +102,7 @@ static void *x5u_main(void *arg)
     }
     sw_verifier_set_long(v, SW_OPT_REQUIRE_CHAIN, 0);
     sw_verifier_set_long(v, SW_OPT_CRL_FETCH, 0);
+    apply_fetch_policy(v, &cfg->verifier);
     for (t = 0; t < cfg->ntrunks; t++) {
         const struct sw_trunk *tr = &cfg->trunks[t];
         for (i = 0; i < tr->nchain; i++) {
