@@ -146,6 +146,13 @@ trunks = (
 # --- the cases ----------------------------------------------------------------------------
 ORIG = "12025550100"
 DEST = "12025550199"
+# Where the contract is silent, these cases assume (and say so here, for whoever merges):
+#  - div-only: a request whose only Identity is a div PASSporT has no shaken one, so it is
+#    IDENTITY_MISSING (428 only where "missing" is a reject class), not malformed;
+#  - anonymous: no header carries a telephone number, so the PBX sees no verstat at all
+#    (the verdict's verstat, which `stirwire check` reports, is still No-TN-Validation);
+#  - CERT_PRIVATE is a policy refusal, not a fetch failure: fetch_failure "open" does not
+#    turn it into a tag.
 # Each case: name; signer (stirwire, secsipidx, sign-filter, kamailio, div, none); cert
 # (what the token names: a name in the PKI, "other" for the second root's sp, or a URL
 # kind); mutation; the library outcome; which verifying instance; extra options.
