@@ -6,16 +6,20 @@ fetch" after a cache should have answered.
 
 Usage:
   https_server.py --dir DIR --cert tls-server.pem --key tls-server.key --port N
-                  [--host 127.0.0.1] [--log FILE] [--http]
+                  [--host 127.0.0.1] [--log FILE] [--http] [--slow-ms N]
 
   --port 0 picks a free port. Whatever the port, once the socket listens the server
   prints one line "PORT <n>" on stdout (flushed), so a test can read it.
   --http serves plain HTTP (--cert/--key then not needed).
+  --slow-ms N is the delay of the /slow/ paths (default 5000).
 
 Paths (query strings are ignored for files):
   /<file>                          a file from DIR (no directory listings, no "..")
   /404, /500                       that status
   /slow?ms=N                       sleeps N ms, then serves DIR/sp-chain.pem
+  /slow/<file>                     sleeps --slow-ms, then serves DIR/<file> (an x5u that
+                                   is slow without a query string, which the default
+                                   fetch policy refuses)
   /big?bytes=N                     200, N bytes of 'A', streamed in 64 KiB pieces
   /redirect                        302 to /sp-chain.pem
   /garbage                         200, 512 random bytes (application/x-pem-file)
@@ -150,6 +154,9 @@ class Handler(BaseHTTPRequestHandler):
         elif path == "/slow":
             time.sleep(num("ms") / 1000.0)
             self.send_file("sp-chain.pem")
+        elif path.startswith("/slow/"):
+            time.sleep(self.server.slow_ms / 1000.0)
+            self.send_file(path[len("/slow"):])
         elif path == "/big":
             self.send_big(num("bytes"))
         elif path == "/redirect":
@@ -204,6 +211,8 @@ def main():
     ap.add_argument("--host", default="127.0.0.1", help="loopback address to bind")
     ap.add_argument("--log", help="append request lines here (default: stderr)")
     ap.add_argument("--http", action="store_true", help="plain HTTP, no TLS")
+    ap.add_argument("--slow-ms", type=int, default=5000,
+                    help="delay of the /slow/<file> paths in ms (default 5000)")
     args = ap.parse_args()
 
     try:
@@ -220,6 +229,7 @@ def main():
     httpd = Server((args.host, args.port), Handler)
     httpd.root = os.path.realpath(args.dir)
     httpd.counter = Counter()
+    httpd.slow_ms = max(0, args.slow_ms)
     httpd.log = open(args.log, "a") if args.log else sys.stderr
     httpd.log_lock = threading.Lock()
 

@@ -187,14 +187,16 @@ b64url_encode() {
 server_pid=
 port=
 base=
-# start_https_server DIR TLSDIR: https_server.py (python3) serves DIR with TLSDIR's
+# start_https_server DIR TLSDIR [ARG...]: https_server.py (python3) serves DIR with TLSDIR's
 # tls-server.pem and tls-server.key on a port the kernel picks, logging requests to
 # $work/server.log. Sets server_pid (also in bg_pids), port, and base
 # (https://127.0.0.1:PORT). Status 1 when no PORT line came; the reason is in
-# $work/server.err.
+# $work/server.err. ARGs go to the server (e.g. --slow-ms 5000).
 start_https_server() {
-    python3 "$SERVER" --dir "$1" --cert "$2/tls-server.pem" --key "$2/tls-server.key" \
-        --port 0 --log "$work/server.log" >"$work/server.out" 2>"$work/server.err" &
+    local dir="$1" tls="$2"
+    shift 2
+    python3 "$SERVER" --dir "$dir" --cert "$tls/tls-server.pem" --key "$tls/tls-server.key" \
+        --port 0 --log "$work/server.log" "$@" >"$work/server.out" 2>"$work/server.err" &
     server_pid=$!
     bg_pids+=("$server_pid")
     # Up to 10 s (the machine may be busy), but no longer than the server lives.
@@ -223,20 +225,21 @@ stop_https_server() {
     return "$rc"
 }
 
-# serve_test_pki: a test STI PKI (tools/pki/make-test-pki.sh) in $work/pki, served by
+# serve_test_pki [ARG...]: a test STI PKI (tools/pki/make-test-pki.sh) in $work/pki, served by
 # start_https_server, whose CRL distribution point is that server; sets port and base.
 # The STI certificates need the server's port (CRL_BASE) and the server needs TLS files
 # before it can listen, so a first PKI in $work/tls gives only the TLS files (its
 # CRL_BASE is a dummy), the server starts on the empty $work/pki, and the STI PKI is made
 # into it (the server reads files at request time). Use $work/tls/tls-ca.pem to trust
-# the server. Any step that fails is a failed check that ends the script.
+# the server. ARGs go to the server. Any step that fails is a failed check that ends the
+# script.
 serve_test_pki() {
     if ! CRL_BASE=https://127.0.0.1:1 "$MKPKI" "$work/tls" >"$work/mkpki-tls.out" 2>&1; then
         nok "make-test-pki.sh (TLS files) failed: $(tail -3 "$work/mkpki-tls.out")"
         finish
     fi
     mkdir -p "$work/pki"
-    if ! start_https_server "$work/pki" "$work/tls"; then
+    if ! start_https_server "$work/pki" "$work/tls" "$@"; then
         nok "https_server.py did not print PORT: $(cat "$work/server.err")"
         finish
     fi
