@@ -35,9 +35,9 @@ bench_make() {
 
 # median FORMAT: the median of the numbers on stdin (separated by blanks or newlines; words
 # such as n/a are left out), printed with printf FORMAT; with an even count, the mean of
-# the two middle ones.
+# the two middle ones; n/a when there is no number (not a failure under set -o pipefail).
 median() {
-    tr ' ' '\n' | grep -E '^-?[0-9]' | sort -g | awk -v f="$1" '{a[NR] = $1}
+    tr ' ' '\n' | { grep -E '^-?[0-9]' || true; } | sort -g | awk -v f="$1" '{a[NR] = $1}
         END {
             if (NR == 0) { print "n/a"; exit }
             m = NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2

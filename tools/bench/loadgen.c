@@ -13,11 +13,17 @@
  *       INVITE is one whose 200 OK came back. Each INVITE carries
  *       "X-Lg-Ts: <CLOCK_MONOTONIC ns>;m=<0|1>" (m=1 inside the measuring window) so the sink
  *       can measure one-way latency; the source measures INVITE->200 round trips itself.
+ *       For a verifying proxy: --from TN and --to TN put fixed numbers in From, To and the
+ *       Request-URI (sip URIs with user=phone), and --header LINE (up to 4 times) adds a
+ *       header line verbatim, e.g. an "Identity: ..." signed ahead of time for those
+ *       numbers; every INVITE then carries the same token.
  *
  *   loadgen --sink --bind IP:PORT [--duration S]
  *       Answers each INVITE with a 200 OK (Via, From, To + tag, Call-ID, CSeq copied),
  *       recvmmsg / sendmmsg in batches, back to the packet's source address (the proxy or,
- *       without proxy, the source), and counts INVITEs and those carrying an Identity header.
+ *       without proxy, the source), and counts INVITEs, those carrying an Identity header,
+ *       and those where a verifying proxy put ";verstat=" (RFC 8588 / 3GPP TS 24.229) into
+ *       a header, with the number of them that say TN-Validation-Passed.
  *       Runs until --duration elapses or SIGINT/SIGTERM, then prints its counters.
  *
  * Output: "name: value" lines on stdout, names prefixed by --prefix (default "source_" /
@@ -45,6 +51,7 @@
 #define BUFSZ 4096      /* per message buffer */
 #define RING (1u << 20) /* send-time slots, indexed by sequence number */
 #define MAXSAMPLES (1u << 23)
+#define MAXHDR 4 /* --header lines */
 
 /* the INVITE body; %u is the RTP port (a literal, so the compiler checks the format) */
 #define SDP_FMT                                                                                    \
@@ -167,6 +174,9 @@ struct opts {
     const char *bind, *target, *prefix;
     double rate, duration, warmup, drain;
     int batch, window, buf, lat;
+    const char *from, *to;     /* fixed numbers (user parts), or NULL: per-INVITE ones */
+    char extra[MAXHDR * 1024]; /* the --header lines, each ending in CRLF */
+    size_t nextra, extralen;
 };
 
 /* ---------------------------------------------------------------------------------- sink */
@@ -179,7 +189,7 @@ static int run_sink(const struct opts *o)
     struct iovec riov[MAXB], siov[MAXB];
     struct sockaddr_in ra[MAXB];
     uint64_t invites = 0, with_id = 0, others = 0, replies = 0, send_err = 0, measured = 0,
-             measured_id = 0;
+             measured_id = 0, verstat = 0, verstat_passed = 0;
     uint64_t t_first = 0, t_last = 0, tag = 0;
     uint32_t *lat = o->lat ? malloc(MAXSAMPLES * sizeof(uint32_t)) : NULL;
     size_t nlat = 0;
@@ -221,6 +231,12 @@ static int run_sink(const struct opts *o)
             t_last = t;
             int has_id = find_hdr(m, len, "Identity", "y", &e) != NULL;
             with_id += has_id;
+            /* the body (SDP) never says verstat=, so the whole message can be searched */
+            const char *vs = memmem(m, len, "verstat=", 8);
+            if (vs) {
+                verstat++;
+                verstat_passed += strncmp(vs + 8, "TN-Validation-Passed", 20) == 0;
+            }
             if ((v = find_hdr(m, len, "X-Lg-Ts", NULL, &e)) != NULL) {
                 char *q;
                 uint64_t ts = strtoull(v, &q, 10);
@@ -289,6 +305,8 @@ static int run_sink(const struct opts *o)
     }
     printf("%sinvites: %llu\n", p, (unsigned long long)invites);
     printf("%sinvites_with_identity: %llu\n", p, (unsigned long long)with_id);
+    printf("%sinvites_with_verstat: %llu\n", p, (unsigned long long)verstat);
+    printf("%sinvites_verstat_passed: %llu\n", p, (unsigned long long)verstat_passed);
     printf("%sinvites_measured: %llu\n", p, (unsigned long long)measured);
     printf("%sinvites_measured_with_identity: %llu\n", p, (unsigned long long)measured_id);
     printf("%sother_messages: %llu\n", p, (unsigned long long)others);
@@ -323,6 +341,9 @@ static int run_source(const struct opts *o)
     const char *p = o->prefix ? o->prefix : "source_";
     char sdpbuf[512];
     pid_t pid = getpid();
+    /* fixed numbers are telephone numbers: user=phone (RFC 3261 19.1.1), as a verifier wants */
+    const char *uphone_from = o->from ? ";user=phone" : "";
+    const char *uphone_to = o->to ? ";user=phone" : "";
 
     if (parse_addr(o->target, &dst) != 0) {
         fprintf(stderr, "loadgen: bad --target\n");
@@ -373,23 +394,38 @@ static int run_source(const struct opts *o)
             for (i = 0; i < can; i++) {
                 uint64_t s = seq + (uint64_t)i;
                 unsigned x = (unsigned)(s % 10000), y = (unsigned)((s * 7919) % 10000);
+                char fu[64], tu[64];
                 int bl =
                     snprintf(sdpbuf, sizeof(sdpbuf), SDP_FMT, 10000 + (unsigned)(s % 50000) * 2);
+                if (o->from)
+                    snprintf(fu, sizeof(fu), "%s", o->from);
+                else
+                    snprintf(fu, sizeof(fu), "+1202555%04u", x);
+                if (o->to)
+                    snprintf(tu, sizeof(tu), "%s", o->to);
+                else
+                    snprintf(tu, sizeof(tu), "1202555%04u", y);
                 int l = snprintf(sbuf[i], BUFSZ,
-                                 "INVITE sip:1202555%04u@127.0.0.1:5060 SIP/2.0\r\n"
+                                 "INVITE sip:%s@127.0.0.1:5060%s SIP/2.0\r\n"
                                  "Via: SIP/2.0/UDP %s:%u;branch=z9hG4bK-lg%d-%llu;rport\r\n"
                                  "Max-Forwards: 70\r\n"
-                                 "From: <sip:+1202555%04u@%s>;tag=lg%llu\r\n"
-                                 "To: <sip:1202555%04u@127.0.0.1>\r\n"
+                                 "From: <sip:%s@%s%s>;tag=lg%llu\r\n"
+                                 "To: <sip:%s@127.0.0.1%s>\r\n"
                                  "Call-ID: lg%llu-%d@%s\r\n"
                                  "CSeq: 1 INVITE\r\n"
-                                 "Contact: <sip:+1202555%04u@%s:%u>\r\n"
+                                 "Contact: <sip:%s@%s:%u>\r\n"
                                  "X-Lg-Ts: %llu;m=%d\r\n"
+                                 "%s"
                                  "Content-Type: application/sdp\r\n"
                                  "Content-Length: %d\r\n\r\n%s",
-                                 y, myip, myport, pid, (unsigned long long)s, x, myip,
-                                 (unsigned long long)s, y, (unsigned long long)s, pid, myip, x,
-                                 myip, myport, (unsigned long long)t, meas, bl, sdpbuf);
+                                 tu, uphone_to, myip, myport, pid, (unsigned long long)s, fu, myip,
+                                 uphone_from, (unsigned long long)s, tu, uphone_to,
+                                 (unsigned long long)s, pid, myip, fu, myip, myport,
+                                 (unsigned long long)t, meas, o->extra, bl, sdpbuf);
+                if (l >= BUFSZ) {
+                    fprintf(stderr, "loadgen: INVITE longer than %d bytes\n", BUFSZ - 1);
+                    exit(2);
+                }
                 siov[i].iov_len = (size_t)l;
                 sent_at[s % RING] = t;
             }
@@ -526,9 +562,11 @@ static void usage(void)
     fprintf(stderr,
             "usage: loadgen --source --bind IP:PORT --target IP:PORT [--rate N (0 = max)]\n"
             "               [--duration S] [--warmup S] [--drain S] [--batch N] [--window N]\n"
-            "               [--buf BYTES] [--no-lat] [--prefix P]\n"
+            "               [--buf BYTES] [--no-lat] [--prefix P] [--from TN] [--to TN]\n"
+            "               [--header LINE]... (at most %d)\n"
             "       loadgen --sink --bind IP:PORT [--duration S (0 = until signal)] [--batch N]\n"
-            "               [--buf BYTES] [--no-lat] [--prefix P]\n");
+            "               [--buf BYTES] [--no-lat] [--prefix P]\n",
+            MAXHDR);
     exit(2);
 }
 
@@ -542,14 +580,23 @@ int main(int argc, char **argv)
                      .window = 512,
                      .buf = 8 << 20,
                      .lat = 1};
-    static const struct option lo[] = {
-        {"source", no_argument, 0, 'S'},       {"sink", no_argument, 0, 'K'},
-        {"bind", required_argument, 0, 'b'},   {"target", required_argument, 0, 't'},
-        {"rate", required_argument, 0, 'r'},   {"duration", required_argument, 0, 'd'},
-        {"warmup", required_argument, 0, 'w'}, {"drain", required_argument, 0, 'D'},
-        {"batch", required_argument, 0, 'B'},  {"window", required_argument, 0, 'W'},
-        {"buf", required_argument, 0, 'u'},    {"no-lat", no_argument, 0, 'L'},
-        {"prefix", required_argument, 0, 'p'}, {0, 0, 0, 0}};
+    static const struct option lo[] = {{"source", no_argument, 0, 'S'},
+                                       {"sink", no_argument, 0, 'K'},
+                                       {"bind", required_argument, 0, 'b'},
+                                       {"target", required_argument, 0, 't'},
+                                       {"rate", required_argument, 0, 'r'},
+                                       {"duration", required_argument, 0, 'd'},
+                                       {"warmup", required_argument, 0, 'w'},
+                                       {"drain", required_argument, 0, 'D'},
+                                       {"batch", required_argument, 0, 'B'},
+                                       {"window", required_argument, 0, 'W'},
+                                       {"buf", required_argument, 0, 'u'},
+                                       {"no-lat", no_argument, 0, 'L'},
+                                       {"prefix", required_argument, 0, 'p'},
+                                       {"from", required_argument, 0, 'f'},
+                                       {"to", required_argument, 0, 'T'},
+                                       {"header", required_argument, 0, 'H'},
+                                       {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (c) {
@@ -592,6 +639,25 @@ int main(int argc, char **argv)
         case 'p':
             o.prefix = optarg;
             break;
+        case 'f':
+            o.from = optarg;
+            break;
+        case 'T':
+            o.to = optarg;
+            break;
+        case 'H': {
+            size_t l = strlen(optarg);
+            if (o.nextra == MAXHDR || l + 3 > sizeof(o.extra) - o.extralen ||
+                strpbrk(optarg, "\r\n")) {
+                fprintf(stderr, "loadgen: too many, too long or multi-line --header\n");
+                usage();
+            }
+            memcpy(o.extra + o.extralen, optarg, l);
+            memcpy(o.extra + o.extralen + l, "\r\n", 3);
+            o.extralen += l + 2;
+            o.nextra++;
+            break;
+        }
         default:
             usage();
         }
@@ -599,6 +665,8 @@ int main(int argc, char **argv)
     if (o.source == o.sink || !o.bind || (o.source && !o.target) || o.batch < 1 || o.batch > MAXB)
         usage();
     if (o.source && o.duration <= 0)
+        usage();
+    if ((o.from && strlen(o.from) > 40) || (o.to && strlen(o.to) > 40))
         usage();
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
