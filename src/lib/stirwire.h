@@ -404,7 +404,10 @@ sw_err sw_tnauth_decode(const unsigned char *der, size_t len, char *spc, size_t 
  * A verifier is shared by all threads: it holds the trust anchors and CRLs, the fetch
  * policy, the certificate cache, and one thread that fetches x5u and CRL URLs with
  * libcurl's multi interface. Callers never wait on the network unless they ask to
- * (the _wait functions, for the CLI). Configure it before the first verification.
+ * (the _wait functions, for the CLI). Configure it before the first verification; the
+ * setters, sw_verifier_reset_trust() and the loaders may also be called later, from any
+ * thread, while verifications run (a configuration reload): a fetch already under way
+ * keeps the settings it started with, later fetches use the new ones.
  */
 typedef struct sw_verifier sw_verifier;
 
@@ -416,24 +419,60 @@ typedef enum {
     SW_OPT_CONNECT_TIMEOUT_MS, /* long: connect timeout (2000) */
     SW_OPT_TIMEOUT_MS,         /* long: whole-transfer timeout (4000) */
     SW_OPT_MAX_BYTES,          /* long: largest response body (32768) */
-    SW_OPT_CACHE_ENTRIES,      /* long: certificates kept in memory (4096) */
+    SW_OPT_CACHE_ENTRIES,      /* long: certificates kept in memory (4096, > 0) */
     SW_OPT_MIN_TTL,            /* long s: least lifetime of a cached cert (86400) */
     SW_OPT_NEGATIVE_TTL,       /* long s: how long a failed fetch is remembered (30) */
     SW_OPT_CRL_FETCH,          /* long: fetch the leaf's CRL distribution point (1) */
     SW_OPT_REQUIRE_CHAIN,      /* long: require a chain to a trust anchor (1) */
     SW_OPT_CACHE_DIR,          /* string: directory that keeps fetched certs (NULL) */
     SW_OPT_TLS_CA_FILE,        /* string: CA bundle for the HTTPS servers (system's) */
+    /*
+     * long: what a certificate whose CRL distribution point cannot be fetched or parsed
+     * (connect error, timeout, HTTP status, not a CRL, refused by the fetch policy) gets.
+     * 0 (default): fail closed, SW_ERR_CERT_CRL (437). 1: tolerate: the chain is checked
+     * with the CRL files alone, and the certificate is cached only for the negative TTL,
+     * so the CRL is tried again soon; counted in stats.crl_tolerated. Other values: INVAL.
+     */
+    SW_OPT_CRL_UNREACHABLE,
+    /*
+     * string: comma-separated CIDR blocks, IPv4 or IPv6 ("127.0.0.0/8, ::1/128"), of
+     * loopback/private/special addresses that x5u and CRL URLs may still lead to while
+     * SW_OPT_ALLOW_PRIVATE is 0 (a lab, a test, an STI-CR inside one's own network). The
+     * address actually connected to is checked, whether the URL names a host or an
+     * address. An address without /prefix is one host; host bits past the prefix are
+     * ignored. At most 32 blocks. NULL or "" (default): none. A block that does not parse:
+     * SW_ERR_INVAL, and the setting keeps its old value.
+     */
+    SW_OPT_ALLOW_NETS,
 } sw_opt;
 
 sw_verifier *sw_verifier_new(void);
 /* Stops the fetch thread (transfers in flight fail with their callbacks called). */
 void sw_verifier_free(sw_verifier *v);
+/*
+ * Settings (the sw_opt list says which take a long and which a string). SW_OK, or
+ * SW_ERR_INVAL (unknown option, wrong kind, bad value: nothing changes), SW_ERR_NOMEM.
+ * Strings are copied.
+ */
 sw_err sw_verifier_set_long(sw_verifier *v, sw_opt opt, long value);
 sw_err sw_verifier_set_str(sw_verifier *v, sw_opt opt, const char *value);
-/* Trust anchors and CRLs (PEM). May be called several times. */
+/* Trust anchors and CRLs (PEM; CRL files also DER). May be called several times. */
 sw_err sw_verifier_load_ca_file(sw_verifier *v, sw_ctx *ctx, const char *path);
 sw_err sw_verifier_load_ca_dir(sw_verifier *v, sw_ctx *ctx, const char *path);
 sw_err sw_verifier_load_crl_file(sw_verifier *v, sw_ctx *ctx, const char *path);
+/*
+ * Drops every trust anchor and CRL file loaded so far, for a configuration reload that
+ * loads the new ones with the three functions above. There is never a moment without
+ * anchors: the reset starts a new, empty set; the loaders that follow fill it; the first
+ * CA file or directory loaded into it puts the new set in service in place of the old
+ * (so load the CRL files first, then the CA files, and no certificate is ever checked
+ * against half a set). Until then the old set stays in use; a second reset drops a new
+ * set not yet in service. The certificate cache and the CRLs fetched from distribution
+ * points are kept: certificates already validated stay valid until they leave the
+ * cache; fetches that complete later are judged by the new set. Safe while verifications
+ * and fetches run. SW_OK, SW_ERR_INVAL (v NULL), SW_ERR_NOMEM (nothing changed).
+ */
+sw_err sw_verifier_reset_trust(sw_verifier *v);
 
 /* Called from the fetch thread when a fetch ends; keep it short (wake your loop). */
 typedef void (*sw_fetch_cb)(void *arg, sw_err result);
@@ -463,11 +502,25 @@ sw_err sw_verify_identity_wait(sw_ctx *ctx, sw_verifier *v, const sw_identity *i
 /* The SPC of the certificate used by the last sw_verify_identity*() on ctx, or NULL. */
 const char *sw_ctx_last_spc(const sw_ctx *ctx);
 
-/* Counters, for logs and tests. fetches counts x5u downloads, crl_fetches CRL ones. */
+/*
+ * Counters, for logs and tests. fetches counts x5u downloads, crl_fetches CRL ones.
+ * crl_failures: certificates whose CRL distribution point could not be fetched or parsed;
+ * crl_tolerated: those of them that went on without it (SW_OPT_CRL_UNREACHABLE 1).
+ * New counters are only ever added at the end.
+ */
 typedef struct {
     uint64_t cache_hits, cache_misses, fetches, fetch_failures, negative_hits, crl_fetches;
+    uint64_t crl_tolerated, crl_failures;
 } sw_verifier_stats;
 void sw_verifier_get_stats(sw_verifier *v, sw_verifier_stats *out);
+/*
+ * How many x5u fetches ended with err (SW_OK: the certificate was had and validated),
+ * counting each cache miss once by its final outcome, the chain and CRL checks included.
+ * Cache hits, remembered failures, policy refusals (answered before any fetch) and
+ * answers from the cache directory are not fetches. Errors numbered 63 and above share
+ * one count. 0 for a NULL v.
+ */
+uint64_t sw_verifier_fetch_count(sw_verifier *v, sw_err err);
 
 /* --- helpers --------------------------------------------------------------------------- */
 

@@ -9,7 +9,16 @@
  *  - one URL, one fetch: later callers for a URL being fetched join its waiter list;
  *  - failures are remembered for the negative TTL, so a dead host is asked once;
  *  - callbacks run on the fetch thread with no lock held;
- *  - nothing here blocks while holding the lock (parsing and validation run outside).
+ *  - nothing here blocks while holding the lock (parsing and validation run outside);
+ *  - the fetch thread reads settings only from the copy in its transfer (taken under the
+ *    lock), so setters may run at any time, also while fetches are under way;
+ *  - the trust anchors and CRL files have a lock of their own, trust_lock, held by the
+ *    fetch thread while it validates a chain and by the loaders and reset_trust. Callers
+ *    never take it, so a reload that reads CA files never holds up a cache hit. Order:
+ *    trust_lock, then lock; never the other way round;
+ *  - a reload never leaves a moment without trust: sw_verifier_reset_trust() only stages
+ *    an empty set, the loaders fill the staged set, and the first CA file or directory
+ *    loaded into it puts it in service (CRL files loaded before it come along).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,6 +37,8 @@
 #include "verifier.h"
 
 #define CRL_CACHE_MAX 64
+/* fetch outcomes are counted per sw_err number; larger numbers share the last slot */
+#define OUTCOMES 64
 
 enum { E_FETCHING, E_GOOD, E_BAD };
 
@@ -58,6 +69,7 @@ struct swi_entry {
     sw_err err;
     char errmsg[256];
     int64_t expires;
+    int disk; /* answered from the cache directory, not the network (fetch thread only) */
     struct swi_waiter *waiters;
     struct swi_entry *hnext;       /* hash chain */
     struct swi_entry *prev, *next; /* LRU list, most recent first */
@@ -72,13 +84,18 @@ struct swi_crl {
 struct sw_verifier {
     pthread_mutex_t lock;
     pthread_cond_t cond;
-    struct swi_policy policy;
-    long cache_entries, min_ttl, negative_ttl, crl_fetch, require_chain;
+    struct swi_policy policy; /* policy.tls_ca_file borrows tls_ca_file */
+    long cache_entries;
     char *cache_dir, *tls_ca_file;
+    /* the trust anchors and CRL files, under trust_lock (see the top of the file) */
+    pthread_mutex_t trust_lock;
     X509_STORE *store;
-    int anchors;
     STACK_OF(X509_CRL) * crl_files;
-    struct swi_crl crls[CRL_CACHE_MAX];
+    int anchors; /* written under both locks, so either is enough to read it */
+    /* after sw_verifier_reset_trust(), the set being loaded; NULL when none is staged */
+    X509_STORE *next_store;
+    STACK_OF(X509_CRL) * next_crl_files;
+    struct swi_crl crls[CRL_CACHE_MAX]; /* fetched CRLs: fetch thread only */
     /* the cache */
     struct swi_entry **buckets;
     size_t nbuckets, count;
@@ -91,6 +108,7 @@ struct sw_verifier {
     struct swi_xfer *active; /* transfers in the multi handle (fetch thread only) */
     sw_ctx *tctx;            /* the fetch thread's own context */
     sw_verifier_stats stats;
+    uint64_t outcomes[OUTCOMES]; /* x5u fetches by their final sw_err */
 };
 
 static uint64_t fnv1a(const char *s)
@@ -116,15 +134,17 @@ sw_verifier *sw_verifier_new(void)
     /* refcounted and thread-safe in libcurl >= 7.84; paired with the cleanup in free */
     curl_global_init(CURL_GLOBAL_DEFAULT);
     pthread_mutex_init(&v->lock, NULL);
+    pthread_mutex_init(&v->trust_lock, NULL);
     pthread_cond_init(&v->cond, NULL);
     v->policy.connect_timeout_ms = 2000;
     v->policy.timeout_ms = 4000;
     v->policy.max_bytes = 32768;
     v->cache_entries = 4096;
-    v->min_ttl = 86400; /* ATIS-1000074: keep a certificate at least a day */
-    v->negative_ttl = 30;
-    v->crl_fetch = 1;
-    v->require_chain = 1;
+    v->policy.min_ttl = 86400; /* ATIS-1000074: keep a certificate at least a day */
+    v->policy.negative_ttl = 30;
+    v->policy.crl_fetch = 1;
+    v->policy.require_chain = 1;
+    v->policy.crl_unreachable = 0; /* fail closed: an unknown revocation status is a 437 */
     v->lru.next = v->lru.prev = &v->lru;
     return v;
 }
@@ -161,15 +181,20 @@ void sw_verifier_free(sw_verifier *v)
     }
     sk_X509_CRL_pop_free(v->crl_files, X509_CRL_free);
     X509_STORE_free(v->store);
+    sk_X509_CRL_pop_free(v->next_crl_files, X509_CRL_free);
+    X509_STORE_free(v->next_store);
     free(v->cache_dir);
     free(v->tls_ca_file);
     sw_ctx_free(v->tctx);
     curl_multi_cleanup(v->multi);
     pthread_mutex_destroy(&v->lock);
+    pthread_mutex_destroy(&v->trust_lock);
     pthread_cond_destroy(&v->cond);
     free(v);
     curl_global_cleanup();
 }
+
+static void evict(sw_verifier *v);
 
 sw_err sw_verifier_set_long(sw_verifier *v, sw_opt opt, long value)
 {
@@ -199,23 +224,33 @@ sw_err sw_verifier_set_long(sw_verifier *v, sw_opt opt, long value)
         v->policy.max_bytes = value > 0 ? value : 1;
         break;
     case SW_OPT_CACHE_ENTRIES:
-        if (v->buckets != NULL || value == 0) {
+        if (value == 0) {
             pthread_mutex_unlock(&v->lock);
-            return SW_ERR_INVAL; /* the table is sized once, before first use */
+            return SW_ERR_INVAL;
         }
+        /* the hash table is sized at first use; later, only the limit changes */
         v->cache_entries = value;
+        if (v->buckets != NULL)
+            evict(v);
         break;
     case SW_OPT_MIN_TTL:
-        v->min_ttl = value;
+        v->policy.min_ttl = value;
         break;
     case SW_OPT_NEGATIVE_TTL:
-        v->negative_ttl = value;
+        v->policy.negative_ttl = value;
         break;
     case SW_OPT_CRL_FETCH:
-        v->crl_fetch = value;
+        v->policy.crl_fetch = value;
         break;
     case SW_OPT_REQUIRE_CHAIN:
-        v->require_chain = value;
+        v->policy.require_chain = value;
+        break;
+    case SW_OPT_CRL_UNREACHABLE:
+        if (value > 1) { /* 0 and 1 only, so that other modes can come later */
+            pthread_mutex_unlock(&v->lock);
+            return SW_ERR_INVAL;
+        }
+        v->policy.crl_unreachable = value;
         break;
     default:
         pthread_mutex_unlock(&v->lock);
@@ -231,6 +266,17 @@ sw_err sw_verifier_set_str(sw_verifier *v, sw_opt opt, const char *value)
 
     if (v == NULL)
         return SW_ERR_INVAL;
+    if (opt == SW_OPT_ALLOW_NETS) {
+        struct swi_net nets[SWI_MAX_NETS];
+        size_t n;
+        if (swi_nets_parse(value, nets, &n) != 0)
+            return SW_ERR_INVAL; /* and nothing changed */
+        pthread_mutex_lock(&v->lock);
+        memcpy(v->policy.nets, nets, n * sizeof(nets[0]));
+        v->policy.nnets = n;
+        pthread_mutex_unlock(&v->lock);
+        return SW_OK;
+    }
     if (opt == SW_OPT_CACHE_DIR)
         slot = &v->cache_dir;
     else if (opt == SW_OPT_TLS_CA_FILE)
@@ -239,17 +285,38 @@ sw_err sw_verifier_set_str(sw_verifier *v, sw_opt opt, const char *value)
         return SW_ERR_INVAL;
     if (value != NULL && (copy = strdup(value)) == NULL)
         return SW_ERR_NOMEM;
+    /* transfers under way keep their own copies (get_cert), so the old string can go */
     pthread_mutex_lock(&v->lock);
-    if (v->started) { /* transfers borrow the strings: they cannot change under them */
-        pthread_mutex_unlock(&v->lock);
-        free(copy);
-        return SW_ERR_INVAL;
-    }
     free(*slot);
     *slot = copy;
     v->policy.tls_ca_file = v->tls_ca_file;
     pthread_mutex_unlock(&v->lock);
     return SW_OK;
+}
+
+/* Under trust_lock: the store a CA loader adds to (the staged one after a reset). */
+static X509_STORE *ca_target(sw_verifier *v)
+{
+    return v->next_store != NULL ? v->next_store : v->store;
+}
+
+/*
+ * Under trust_lock, after a CA was loaded into ca_target(): the store holds anchors, and
+ * a staged set goes into service in place of the old one.
+ */
+static void ca_loaded(sw_verifier *v)
+{
+    if (v->next_store != NULL) {
+        X509_STORE_free(v->store); /* the fetch thread uses it only under trust_lock */
+        sk_X509_CRL_pop_free(v->crl_files, X509_CRL_free);
+        v->store = v->next_store;
+        v->crl_files = v->next_crl_files;
+        v->next_store = NULL;
+        v->next_crl_files = NULL;
+    }
+    pthread_mutex_lock(&v->lock);
+    v->anchors = 1;
+    pthread_mutex_unlock(&v->lock);
 }
 
 sw_err sw_verifier_load_ca_file(sw_verifier *v, sw_ctx *ctx, const char *path)
@@ -258,11 +325,14 @@ sw_err sw_verifier_load_ca_file(sw_verifier *v, sw_ctx *ctx, const char *path)
         return swi_fail(ctx, SW_ERR_INVAL, "no CA file given");
     if (access(path, R_OK) != 0)
         return swi_fail(ctx, SW_ERR_IO, "cannot read CA file %s: %s", path, strerror(errno));
-    if (X509_STORE_load_file(v->store, path) != 1) {
+    pthread_mutex_lock(&v->trust_lock);
+    if (X509_STORE_load_file(ca_target(v), path) != 1) {
+        pthread_mutex_unlock(&v->trust_lock);
         ERR_clear_error();
         return swi_fail(ctx, SW_ERR_KEY_PARSE, "%s holds no PEM CA certificate", path);
     }
-    v->anchors = 1;
+    ca_loaded(v);
+    pthread_mutex_unlock(&v->trust_lock);
     return SW_OK;
 }
 
@@ -276,19 +346,23 @@ sw_err sw_verifier_load_ca_dir(sw_verifier *v, sw_ctx *ctx, const char *path)
         return swi_fail(ctx, SW_ERR_IO, "CA directory %s: %s", path,
                         errno ? strerror(errno) : "not a directory");
     /* hashed directory (c_rehash / openssl rehash), looked up on demand */
-    if (X509_STORE_load_path(v->store, path) != 1) {
+    pthread_mutex_lock(&v->trust_lock);
+    if (X509_STORE_load_path(ca_target(v), path) != 1) {
+        pthread_mutex_unlock(&v->trust_lock);
         ERR_clear_error();
         return swi_fail(ctx, SW_ERR_IO, "cannot use CA directory %s", path);
     }
-    v->anchors = 1;
+    ca_loaded(v);
+    pthread_mutex_unlock(&v->trust_lock);
     return SW_OK;
 }
 
 sw_err sw_verifier_load_crl_file(sw_verifier *v, sw_ctx *ctx, const char *path)
 {
+    STACK_OF(X509_CRL) * got;
     BIO *bio;
     X509_CRL *crl;
-    int n = 0;
+    int i, n = 0;
 
     if (v == NULL || path == NULL)
         return swi_fail(ctx, SW_ERR_INVAL, "no CRL file given");
@@ -296,21 +370,61 @@ sw_err sw_verifier_load_crl_file(sw_verifier *v, sw_ctx *ctx, const char *path)
         ERR_clear_error();
         return swi_fail(ctx, SW_ERR_IO, "cannot open CRL file %s", path);
     }
-    while ((crl = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL)) != NULL) {
-        sk_X509_CRL_push(v->crl_files, crl);
-        n++;
+    /* read outside trust_lock, so the fetch thread never waits on this file */
+    if ((got = sk_X509_CRL_new_null()) == NULL) {
+        BIO_free(bio);
+        return swi_fail(ctx, SW_ERR_NOMEM, "out of memory");
     }
-    if (n == 0) {
+    while ((crl = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL)) != NULL)
+        if (sk_X509_CRL_push(got, crl) <= 0)
+            X509_CRL_free(crl);
+    if (sk_X509_CRL_num(got) == 0) {
         (void)BIO_reset(bio);
-        if ((crl = d2i_X509_CRL_bio(bio, NULL)) != NULL) {
-            sk_X509_CRL_push(v->crl_files, crl);
-            n++;
-        }
+        if ((crl = d2i_X509_CRL_bio(bio, NULL)) != NULL && sk_X509_CRL_push(got, crl) <= 0)
+            X509_CRL_free(crl);
     }
     BIO_free(bio);
     ERR_clear_error();
-    if (n == 0)
+    if (sk_X509_CRL_num(got) == 0) {
+        sk_X509_CRL_free(got);
         return swi_fail(ctx, SW_ERR_KEY_PARSE, "%s holds no PEM or DER CRL", path);
+    }
+    pthread_mutex_lock(&v->trust_lock);
+    for (i = 0; i < sk_X509_CRL_num(got); i++) {
+        crl = sk_X509_CRL_value(got, i);
+        if (sk_X509_CRL_push(v->next_crl_files ? v->next_crl_files : v->crl_files, crl) > 0)
+            sk_X509_CRL_set(got, i, NULL); /* now the verifier's */
+        else
+            n++;
+    }
+    pthread_mutex_unlock(&v->trust_lock);
+    sk_X509_CRL_pop_free(got, X509_CRL_free); /* what could not be added (and NULLs) */
+    if (n > 0)
+        return swi_fail(ctx, SW_ERR_NOMEM, "out of memory adding the CRLs of %s", path);
+    return SW_OK;
+}
+
+sw_err sw_verifier_reset_trust(sw_verifier *v)
+{
+    X509_STORE *store, *old_store;
+    STACK_OF(X509_CRL) * files, *old_files;
+
+    if (v == NULL)
+        return SW_ERR_INVAL;
+    /* everything new is made first, so that a failure changes nothing */
+    if ((store = X509_STORE_new()) == NULL || (files = sk_X509_CRL_new_null()) == NULL) {
+        X509_STORE_free(store);
+        return SW_ERR_NOMEM;
+    }
+    /* staged, not in service: a set staged earlier and never completed is dropped */
+    pthread_mutex_lock(&v->trust_lock);
+    old_store = v->next_store;
+    old_files = v->next_crl_files;
+    v->next_store = store;
+    v->next_crl_files = files;
+    pthread_mutex_unlock(&v->trust_lock);
+    X509_STORE_free(old_store);
+    sk_X509_CRL_pop_free(old_files, X509_CRL_free);
     return SW_OK;
 }
 
@@ -321,6 +435,23 @@ void sw_verifier_get_stats(sw_verifier *v, sw_verifier_stats *out)
     pthread_mutex_lock(&v->lock);
     *out = v->stats;
     pthread_mutex_unlock(&v->lock);
+}
+
+static size_t outcome_slot(sw_err err)
+{
+    return (int)err < 0 || (int)err >= OUTCOMES ? OUTCOMES - 1 : (size_t)err;
+}
+
+uint64_t sw_verifier_fetch_count(sw_verifier *v, sw_err err)
+{
+    uint64_t n;
+
+    if (v == NULL)
+        return 0;
+    pthread_mutex_lock(&v->lock);
+    n = v->outcomes[outcome_slot(err)];
+    pthread_mutex_unlock(&v->lock);
+    return n;
 }
 
 /* --- cache (all under v->lock) -------------------------------------------------------- */
@@ -416,6 +547,9 @@ static void finish(sw_verifier *v, struct swi_entry *e, sw_err err, const char *
         sw_cert_free(cert);
         v->stats.fetch_failures++;
     }
+    if (!e->disk)
+        v->outcomes[outcome_slot(err)]++;
+    e->disk = 0;
     e->expires = expires;
     for (w = e->waiters; w != NULL; w = n) {
         n = w->next;
@@ -441,9 +575,11 @@ static void finish(sw_verifier *v, struct swi_entry *e, sw_err err, const char *
     }
 }
 
-static void fail(sw_verifier *v, struct swi_entry *e, sw_err err)
+/* Ends x's fetch with err (detail in the fetch thread's context), kept negative_ttl. */
+static void fail(sw_verifier *v, struct swi_xfer *x, sw_err err)
 {
-    finish(v, e, err, sw_errmsg(v->tctx), NULL, (int64_t)time(NULL) + v->negative_ttl);
+    finish(v, x->entry, err, sw_errmsg(v->tctx), NULL,
+           (int64_t)time(NULL) + x->policy.negative_ttl);
 }
 
 static X509_CRL *crl_lookup(sw_verifier *v, const char *url)
@@ -458,11 +594,11 @@ static X509_CRL *crl_lookup(sw_verifier *v, const char *url)
 }
 
 /* Keeps a fetched CRL until its nextUpdate; replaces the entry that expires first. */
-static void crl_store(sw_verifier *v, const char *url, X509_CRL *crl)
+static void crl_store(sw_verifier *v, const char *url, X509_CRL *crl, long min_ttl)
 {
     const ASN1_TIME *next = X509_CRL_get0_nextUpdate(crl);
     struct tm tm;
-    int64_t expires = (int64_t)time(NULL) + v->min_ttl;
+    int64_t expires = (int64_t)time(NULL) + min_ttl;
     size_t i, slot = 0;
 
     if (next != NULL && ASN1_TIME_to_tm(next, &tm))
@@ -482,48 +618,86 @@ static void crl_store(sw_verifier *v, const char *url, X509_CRL *crl)
     v->crls[slot].expires = v->crls[slot].url ? expires : 0;
 }
 
-/* Chain, then revocation; hands cert to the cache entry either way. */
-static void complete_cert(sw_verifier *v, struct swi_entry *e, sw_cert *cert, int64_t expires)
+/*
+ * Chain, then revocation; hands cert to x's cache entry either way. crl_missing: the
+ * leaf's CRL distribution point could not be had and the policy tolerates that, so the
+ * chain is checked with the CRL files only and the result is kept no longer than the
+ * negative TTL, after which the next caller fetches again and the CRL is tried again.
+ */
+static void complete_cert(sw_verifier *v, struct swi_xfer *x, sw_cert *cert, int64_t expires,
+                          int crl_missing)
 {
     STACK_OF(X509_CRL) * crls;
     X509_CRL *fetched = NULL;
+    int64_t now = (int64_t)time(NULL);
     sw_err err;
     int i;
 
-    if (v->require_chain) {
+    if (x->policy.require_chain) {
+        /* the store and the CRL files may be replaced by a reload: trust_lock keeps them */
+        pthread_mutex_lock(&v->trust_lock);
         if (!v->anchors) {
+            pthread_mutex_unlock(&v->trust_lock);
             swi_fail(v->tctx, SW_ERR_CERT_UNTRUSTED,
-                     "no trust anchors are configured (CA file or directory) to check %s", e->url);
-            fail(v, e, SW_ERR_CERT_UNTRUSTED);
+                     "no trust anchors are configured (CA file or directory) to check %s",
+                     x->entry->url);
+            fail(v, x, SW_ERR_CERT_UNTRUSTED);
             sw_cert_free(cert);
             return;
         }
         if ((crls = sk_X509_CRL_new_null()) == NULL) {
+            pthread_mutex_unlock(&v->trust_lock);
             swi_fail(v->tctx, SW_ERR_NOMEM, "out of memory");
-            fail(v, e, SW_ERR_NOMEM);
+            fail(v, x, SW_ERR_NOMEM);
             sw_cert_free(cert);
             return;
         }
         for (i = 0; i < sk_X509_CRL_num(v->crl_files); i++)
             sk_X509_CRL_push(crls, sk_X509_CRL_value(v->crl_files, i));
-        if (v->crl_fetch && cert->crl_url != NULL &&
-            (fetched = crl_lookup(v, cert->crl_url)) != NULL)
+        /* a CRL that another fetch brought in the meantime counts after all */
+        if (x->policy.crl_fetch && cert->crl_url != NULL &&
+            (fetched = crl_lookup(v, cert->crl_url)) != NULL) {
             sk_X509_CRL_push(crls, fetched);
-        err = swi_cert_verify_chain(v->tctx, v->store, cert, crls, fetched != NULL,
-                                    (int64_t)time(NULL));
+            crl_missing = 0;
+        }
+        err = swi_cert_verify_chain(v->tctx, v->store, cert, crls, fetched != NULL, now);
+        pthread_mutex_unlock(&v->trust_lock);
         sk_X509_CRL_free(crls); /* the CRLs themselves stay where they are kept */
         if (err != SW_OK) {
-            fail(v, e, err);
+            fail(v, x, err);
             sw_cert_free(cert);
             return;
         }
     }
-    finish(v, e, SW_OK, "", cert, expires);
+    if (crl_missing && expires > now + x->policy.negative_ttl)
+        expires = now + x->policy.negative_ttl;
+    finish(v, x->entry, SW_OK, "", cert, expires);
+}
+
+/*
+ * The leaf's CRL could not be had (the detail is in the fetch thread's context): by the
+ * policy, the certificate fails with SW_ERR_CERT_CRL, or goes on without that CRL.
+ */
+static void crl_unavailable(sw_verifier *v, struct swi_xfer *x, sw_cert *cert, int64_t expires)
+{
+    int tolerate = x->policy.crl_unreachable != 0;
+
+    pthread_mutex_lock(&v->lock);
+    v->stats.crl_failures++;
+    if (tolerate)
+        v->stats.crl_tolerated++;
+    pthread_mutex_unlock(&v->lock);
+    if (tolerate) {
+        complete_cert(v, x, cert, expires, 1);
+        return;
+    }
+    fail(v, x, SW_ERR_CERT_CRL);
+    sw_cert_free(cert);
 }
 
 static void start_xfer(sw_verifier *v, struct swi_xfer *x);
 
-static void cache_path(sw_verifier *v, const char *url, char *path, size_t size)
+static void cache_path(const char *dir, const char *url, char *path, size_t size)
 {
     unsigned char md[SHA256_DIGEST_LENGTH];
     char hex[2 * SHA256_DIGEST_LENGTH + 1];
@@ -532,18 +706,18 @@ static void cache_path(sw_verifier *v, const char *url, char *path, size_t size)
     SHA256((const unsigned char *)url, strlen(url), md);
     for (i = 0; i < sizeof(md); i++)
         snprintf(hex + 2 * i, 3, "%02x", md[i]);
-    snprintf(path, size, "%s/%s.pem", v->cache_dir, hex);
+    snprintf(path, size, "%s/%s.pem", dir, hex);
 }
 
 /* Atomic: a reader sees the old file or the whole new one, never half. */
-static void disk_store(sw_verifier *v, const char *url, const char *body, size_t len,
+static void disk_store(const char *dir, const char *url, const char *body, size_t len,
                        int64_t expires)
 {
     char path[4096], tmp[4200];
     FILE *f;
     int fd, ok;
 
-    cache_path(v, url, path, sizeof(path));
+    cache_path(dir, url, path, sizeof(path));
     snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", path, (long)getpid());
     if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644)) < 0)
         return;
@@ -567,25 +741,25 @@ static void body_done(sw_verifier *v, struct swi_xfer *x, const char *body, size
     sw_err err;
 
     if ((err = sw_cert_load_pem(v->tctx, body, len, &cert)) != SW_OK) {
-        fail(v, x->entry, err);
+        fail(v, x, err);
         return;
     }
     if ((err = sw_cert_check(v->tctx, cert, now)) != SW_OK) {
-        fail(v, x->entry, err);
+        fail(v, x, err);
         sw_cert_free(cert);
         return;
     }
     if (expires > cert->not_after)
         expires = cert->not_after;
-    if (!from_disk && v->cache_dir != NULL)
-        disk_store(v, x->url, body, len, expires);
-    if (v->require_chain && v->crl_fetch && cert->crl_url != NULL &&
+    if (!from_disk && x->cache_dir != NULL)
+        disk_store(x->cache_dir, x->url, body, len, expires);
+    if (x->policy.require_chain && x->policy.crl_fetch && cert->crl_url != NULL &&
         crl_lookup(v, cert->crl_url) == NULL) {
         struct swi_xfer *c = calloc(1, sizeof(*c));
         if (c == NULL || (c->url = strdup(cert->crl_url)) == NULL) {
             free(c);
             swi_fail(v->tctx, SW_ERR_NOMEM, "out of memory");
-            fail(v, x->entry, SW_ERR_NOMEM);
+            fail(v, x, SW_ERR_NOMEM);
             sw_cert_free(cert);
             return;
         }
@@ -593,12 +767,22 @@ static void body_done(sw_verifier *v, struct swi_xfer *x, const char *body, size
             char msg[300];
             snprintf(msg, sizeof(msg), "%s", sw_errmsg(v->tctx));
             swi_fail(v->tctx, SW_ERR_CERT_CRL, "CRL distribution point: %s", msg);
-            fail(v, x->entry, SW_ERR_CERT_CRL);
             swi_xfer_free(c);
-            sw_cert_free(cert);
+            crl_unavailable(v, x, cert, expires);
             return;
         }
+        /* the CRL transfer answers for the same entry, under the same policy */
         c->policy = x->policy;
+        if (x->tls_ca_copy != NULL) {
+            if ((c->tls_ca_copy = strdup(x->tls_ca_copy)) == NULL) {
+                swi_xfer_free(c);
+                swi_fail(v->tctx, SW_ERR_NOMEM, "out of memory");
+                fail(v, x, SW_ERR_NOMEM);
+                sw_cert_free(cert);
+                return;
+            }
+            c->policy.tls_ca_file = c->tls_ca_copy;
+        }
         c->is_crl = 1;
         c->entry = x->entry;
         c->cert = cert;
@@ -609,7 +793,7 @@ static void body_done(sw_verifier *v, struct swi_xfer *x, const char *body, size
         start_xfer(v, c);
         return;
     }
-    complete_cert(v, x->entry, cert, expires);
+    complete_cert(v, x, cert, expires, 0);
 }
 
 static void crl_done(sw_verifier *v, struct swi_xfer *x, sw_err err)
@@ -634,17 +818,16 @@ static void crl_done(sw_verifier *v, struct swi_xfer *x, sw_err err)
         swi_fail(v->tctx, SW_ERR_CERT_CRL, "CRL cannot be fetched: %s", msg);
     }
     if (crl == NULL) {
-        fail(v, x->entry, SW_ERR_CERT_CRL);
-        sw_cert_free(cert);
+        crl_unavailable(v, x, cert, x->cert_expires);
         return;
     }
-    crl_store(v, x->url, crl);
-    complete_cert(v, x->entry, cert, x->cert_expires);
+    crl_store(v, x->url, crl, x->policy.min_ttl);
+    complete_cert(v, x, cert, x->cert_expires, 0);
 }
 
 static void xfer_done(sw_verifier *v, struct swi_xfer *x, CURLcode rc)
 {
-    int64_t now = (int64_t)time(NULL), ttl = v->min_ttl;
+    int64_t now = (int64_t)time(NULL), ttl = x->policy.min_ttl;
     sw_err err;
 
     if (!x->is_crl) { /* CRL downloads are counted in crl_fetches */
@@ -658,7 +841,7 @@ static void xfer_done(sw_verifier *v, struct swi_xfer *x, CURLcode rc)
         return;
     }
     if (err != SW_OK) {
-        fail(v, x->entry, err);
+        fail(v, x, err);
         return;
     }
     /* the server's lifetime counts when it is longer than our minimum */
@@ -678,9 +861,9 @@ static int disk_lookup(sw_verifier *v, struct swi_xfer *x)
     char *body;
     size_t n;
 
-    if (v->cache_dir == NULL)
+    if (x->cache_dir == NULL)
         return 0;
-    cache_path(v, x->url, path, sizeof(path));
+    cache_path(x->cache_dir, x->url, path, sizeof(path));
     if ((f = fopen(path, "rb")) == NULL)
         return 0;
     if (fgets(head, sizeof(head), f) == NULL ||
@@ -696,6 +879,7 @@ static int disk_lookup(sw_verifier *v, struct swi_xfer *x)
         free(body);
         return 0;
     }
+    x->entry->disk = 1; /* a cache hit, not a fetch: fetch_count does not see it */
     body_done(v, x, body, n, (int64_t)expires, 1);
     free(body);
     return 1;
@@ -709,7 +893,7 @@ static void start_xfer(sw_verifier *v, struct swi_xfer *x)
         if (x->is_crl)
             crl_done(v, x, SW_ERR_NOMEM);
         else
-            fail(v, x->entry, SW_ERR_NOMEM);
+            fail(v, x, SW_ERR_NOMEM);
         swi_xfer_free(x);
         return;
     }
@@ -787,7 +971,7 @@ static void *fetch_thread(void *arg)
     }
     while ((x = q) != NULL) {
         q = x->next;
-        fail(v, x->entry, SW_ERR_CERT_CONNECT);
+        fail(v, x, SW_ERR_CERT_CONNECT);
         swi_xfer_free(x);
     }
     return NULL;
@@ -804,6 +988,7 @@ static sw_err get_cert(sw_verifier *v, sw_ctx *ctx, const char *url, sw_fetch_cb
     struct swi_xfer *x;
     uint64_t h;
     sw_err err;
+    int created = 0;
 
     if (out != NULL)
         *out = NULL;
@@ -853,7 +1038,7 @@ static sw_err get_cert(sw_verifier *v, sw_ctx *ctx, const char *url, sw_fetch_cb
         return SW_ERR_PENDING;
     }
     /* A miss: the policy is checked before anything is queued (and never cached). */
-    if (v->require_chain && !v->anchors)
+    if (v->policy.require_chain && !v->anchors)
         err = swi_fail(ctx, SW_ERR_CERT_UNTRUSTED,
                        "no trust anchors are configured (CA file or directory) to check %s", url);
     else
@@ -874,11 +1059,17 @@ static sw_err get_cert(sw_verifier *v, sw_ctx *ctx, const char *url, sw_fetch_cb
             v->buckets[h & (v->nbuckets - 1)] = e;
             lru_push_front(v, e);
             v->count++;
+            created = 1;
         }
     }
-    if (x == NULL || e == NULL || (x->url = strdup(url)) == NULL) {
+    /* the transfer gets its own copy of the settings and strings: they may change later */
+    if (x == NULL || e == NULL || (x->url = strdup(url)) == NULL ||
+        (v->tls_ca_file != NULL && (x->tls_ca_copy = strdup(v->tls_ca_file)) == NULL) ||
+        (v->cache_dir != NULL && (x->cache_dir = strdup(v->cache_dir)) == NULL)) {
+        if (created) /* no transfer will ever finish it */
+            remove_entry(v, e);
         pthread_mutex_unlock(&v->lock);
-        free(x);
+        swi_xfer_free(x);
         free(w);
         return swi_fail(ctx, SW_ERR_NOMEM, "out of memory");
     }
@@ -888,6 +1079,7 @@ static sw_err get_cert(sw_verifier *v, sw_ctx *ctx, const char *url, sw_fetch_cb
         e->waiters = w;
     }
     x->policy = v->policy;
+    x->policy.tls_ca_file = x->tls_ca_copy;
     x->entry = e;
     x->next = v->queue;
     v->queue = x;

@@ -16,11 +16,28 @@
 #define PACKAGE_VERSION_STR "unknown"
 #endif
 
-/* The fetch policy, copied into each transfer so that a transfer never reads settings. */
+/* Most networks SW_OPT_ALLOW_NETS takes. */
+#define SWI_MAX_NETS 32
+
+/* One CIDR block of SW_OPT_ALLOW_NETS: host bits beyond prefix are zero. */
+struct swi_net {
+    int family; /* AF_INET or AF_INET6 */
+    unsigned char addr[16];
+    int prefix; /* bits: 0..32 or 0..128 */
+};
+
+/*
+ * The fetch policy and the verifier settings the fetch thread reads, copied under the
+ * verifier's lock into each transfer, so that a transfer never reads settings that a
+ * setter may be changing (settings may change at any time, e.g. on a reload).
+ */
 struct swi_policy {
     long allow_http, allow_private, allow_any_port, allow_query;
     long connect_timeout_ms, timeout_ms, max_bytes;
-    const char *tls_ca_file; /* owned by the verifier, which outlives its transfers */
+    long min_ttl, negative_ttl, crl_fetch, require_chain, crl_unreachable;
+    const char *tls_ca_file; /* borrowed: the transfer's own copy, or the caller's */
+    size_t nnets;            /* special addresses allowed although allow_private is 0 */
+    struct swi_net nets[SWI_MAX_NETS];
 };
 
 struct swi_entry;
@@ -29,6 +46,8 @@ struct swi_xfer {
     CURL *easy;
     char *url;
     struct swi_policy policy;
+    char *tls_ca_copy; /* owned copy that policy.tls_ca_file points to (verifier transfers) */
+    char *cache_dir;   /* owned copy of the verifier's cache directory, or NULL */
     char *buf;
     size_t len;
     int too_big, blocked;
@@ -46,6 +65,18 @@ struct swi_xfer {
 sw_err swi_url_allowed(sw_ctx *ctx, const struct swi_policy *pol, const char *url);
 /* 1 when the address is loopback, private, link-local or otherwise not a public host. */
 int swi_addr_special(const struct sockaddr *sa);
+/*
+ * 1 when the policy lets a transfer connect to sa: a public address, any address with
+ * allow_private, or a special one inside one of pol->nets.
+ */
+int swi_addr_allowed(const struct swi_policy *pol, const struct sockaddr *sa);
+/*
+ * Parses SW_OPT_ALLOW_NETS: comma-separated CIDR blocks ("127.0.0.0/8, ::1/128"); an
+ * address without a prefix is one host, host bits beyond the prefix are cleared. NULL or
+ * an empty string is no block. Fills nets (room for SWI_MAX_NETS) and *n; -1 on a block
+ * that does not parse or past SWI_MAX_NETS, and then *n and nets say nothing.
+ */
+int swi_nets_parse(const char *text, struct swi_net *nets, size_t *n);
 /* Creates the easy handle for x (x->url and x->policy set); 0 on success. */
 int swi_xfer_setup(struct swi_xfer *x);
 /* Maps curl's result and the HTTP status to SW_OK or a CERT_ error. */

@@ -31,6 +31,18 @@ make_workdir fetch
 # into PKI_DIR, where fetch_test looks for them.
 serve_test_pki
 cp "$work/tls/tls-ca.pem" "$work/tls/tls-server.pem" "$work/tls/tls-server.key" "$work/pki/"
+# The first PKI is a whole STI PKI too, with another root, whose CRL distribution point
+# is https://127.0.0.1:1, a port where nothing listens: served as deadcrl-*, it gives a
+# certificate whose CRL cannot be fetched (SW_OPT_CRL_UNREACHABLE) and a second root for
+# the trust-reset test. Its own inter.crl (listing its revoked.pem) is a CRL file there.
+for f in sp-chain.pem revoked-chain.pem root.pem inter.crl; do
+    cp "$work/tls/$f" "$work/pki/deadcrl-$f"
+done
+if ! openssl x509 -in "$work/tls/sp.pem" -noout -ext crlDistributionPoints |
+    grep -q 'https://127.0.0.1:1/inter.crl'; then
+    echo "fetch.sh: $work/tls/sp.pem does not have the CRL DP https://127.0.0.1:1/inter.crl"
+    exit 1
+fi
 
 echo "fetch.sh: server $base (pid $server_pid), PKI in $work/pki"
 status=0

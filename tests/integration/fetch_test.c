@@ -14,6 +14,11 @@
  * The server is on 127.0.0.1 with a random port: the verifiers here turn on the lab
  * switches (ALLOW_PRIVATE, ALLOW_ANY_PORT, ALLOW_QUERY where a query is needed) except
  * where the test is about the switch itself.
+ *
+ * fetch.sh also serves deadcrl-*: a second STI PKI (another root, deadcrl-root.pem) whose
+ * CRL distribution point is https://127.0.0.1:1, where nothing listens. Nothing here
+ * connects anywhere but 127.0.0.1: the other private addresses in the ALLOW_NETS test are
+ * refused before a socket exists.
  */
 #define _GNU_SOURCE /* vasprintf */
 #include <stdarg.h>
@@ -878,12 +883,292 @@ static void cache_dir_answers_a_new_verifier_without_network(void **state)
     v = disk_verifier(dir);
     assert_int_equal(get(v, "/sp-chain.pem"), SW_OK);
     assert_int_equal(stats(v).fetches, 0);
+    assert_int_equal(sw_verifier_fetch_count(v, SW_OK), 0); /* the disk is a cache */
     assert_int_equal(server_total(), total);
     sw_verifier_free(v);
 
     cmd = fmt("rm -rf '%s'", dir);
     assert_int_equal(system(cmd), 0);
     free(cmd);
+}
+
+/* --- a CRL distribution point that cannot be reached ------------------------------------- */
+
+/* The lab verifier that also trusts the deadcrl PKI's root. */
+static sw_verifier *deadcrl_verifier(long tolerate)
+{
+    sw_verifier *v = lab_verifier();
+    sw_ctx *ctx = sw_ctx_new();
+    char *root = pki("deadcrl-root.pem");
+
+    assert_int_equal(sw_verifier_load_ca_file(v, ctx, root), SW_OK);
+    assert_int_equal(sw_verifier_set_long(v, SW_OPT_CRL_UNREACHABLE, tolerate), SW_OK);
+    free(root);
+    sw_ctx_free(ctx);
+    return v;
+}
+
+static void unreachable_crl_fails_closed_by_default(void **state)
+{
+    sw_verifier *v = lab_verifier();
+    sw_ctx *ctx = sw_ctx_new();
+    char *root = pki("deadcrl-root.pem");
+    long before = server_count("/deadcrl-sp-chain.pem");
+    sw_verifier_stats s;
+
+    /* the default, not set: fail closed */
+    assert_int_equal(sw_verifier_load_ca_file(v, ctx, root), SW_OK);
+    assert_int_equal(get(v, "/deadcrl-sp-chain.pem"), SW_ERR_CERT_CRL);
+    assert_int_equal(server_count("/deadcrl-sp-chain.pem"), before + 1);
+    s = stats(v);
+    assert_int_equal(s.fetches, 1);
+    assert_int_equal(s.crl_fetches, 1);
+    assert_int_equal(s.crl_failures, 1);
+    assert_int_equal(s.crl_tolerated, 0);
+    assert_int_equal(sw_verifier_fetch_count(v, SW_ERR_CERT_CRL), 1);
+    assert_int_equal(sw_verifier_fetch_count(v, SW_OK), 0);
+    /* remembered like any failure */
+    assert_int_equal(get(v, "/deadcrl-sp-chain.pem"), SW_ERR_CERT_CRL);
+    assert_int_equal(stats(v).negative_hits, 1);
+    free(root);
+    sw_ctx_free(ctx);
+    sw_verifier_free(v);
+}
+
+static void unreachable_crl_is_tolerated_for_the_negative_ttl(void **state)
+{
+    sw_verifier *v = deadcrl_verifier(1);
+    long before = server_count("/deadcrl-sp-chain.pem");
+    sw_verifier_stats s;
+
+    assert_int_equal(sw_verifier_set_long(v, SW_OPT_NEGATIVE_TTL, 2), SW_OK);
+    assert_int_equal(get(v, "/deadcrl-sp-chain.pem"), SW_OK);
+    s = stats(v);
+    assert_int_equal(s.crl_fetches, 1);
+    assert_int_equal(s.crl_failures, 1);
+    assert_int_equal(s.crl_tolerated, 1);
+    assert_int_equal(s.fetch_failures, 0);
+    assert_int_equal(sw_verifier_fetch_count(v, SW_OK), 1);
+    /* kept, but only briefly: within the negative TTL a hit, then fetched again */
+    assert_int_equal(get(v, "/deadcrl-sp-chain.pem"), SW_OK);
+    assert_int_equal(stats(v).cache_hits, s.cache_hits + 1);
+    assert_int_equal(server_count("/deadcrl-sp-chain.pem"), before + 1);
+    sleep_ms(2500);
+    assert_int_equal(get(v, "/deadcrl-sp-chain.pem"), SW_OK);
+    assert_int_equal(server_count("/deadcrl-sp-chain.pem"), before + 2);
+    s = stats(v);
+    assert_int_equal(s.crl_fetches, 2); /* the CRL was tried again */
+    assert_int_equal(s.crl_tolerated, 2);
+    assert_int_equal(sw_verifier_fetch_count(v, SW_OK), 2);
+    sw_verifier_free(v);
+}
+
+static void crl_files_still_apply_when_the_crl_is_tolerated(void **state)
+{
+    sw_verifier *v = deadcrl_verifier(1);
+    sw_ctx *ctx = sw_ctx_new();
+    char *crl = pki("deadcrl-inter.crl");
+
+    assert_int_equal(sw_verifier_load_crl_file(v, ctx, crl), SW_OK);
+    assert_int_equal(get(v, "/deadcrl-revoked-chain.pem"), SW_ERR_CERT_REVOKED);
+    assert_int_equal(stats(v).crl_tolerated, 1);
+    assert_int_equal(get(v, "/deadcrl-sp-chain.pem"), SW_OK);
+    free(crl);
+    sw_ctx_free(ctx);
+    sw_verifier_free(v);
+}
+
+/* --- networks allowed by SW_OPT_ALLOW_NETS ------------------------------------------------ */
+
+static sw_err get_url(sw_verifier *v, const char *u)
+{
+    sw_ctx *ctx = sw_ctx_new();
+    sw_cert *cert = NULL;
+    sw_err err;
+
+    assert_non_null(ctx);
+    err = sw_verifier_get_cert_wait(v, ctx, u, &cert);
+    print_message("    %s: %s (%s)\n", u, sw_err_name(err), sw_errmsg(ctx));
+    sw_cert_free(cert);
+    sw_ctx_free(ctx);
+    return err;
+}
+
+static void allow_nets_lets_only_the_chosen_networks_through(void **state)
+{
+    sw_verifier *v = lab_verifier();
+    long before = server_count("/404");
+
+    assert_int_equal(sw_verifier_set_long(v, SW_OPT_ALLOW_PRIVATE, 0), SW_OK);
+    assert_int_equal(sw_verifier_set_str(v, SW_OPT_ALLOW_NETS, "127.0.0.0/8, ::1/128"), SW_OK);
+    /* the x5u and its CRL, both from 127.0.0.1 */
+    assert_int_equal(get(v, "/sp-chain.pem"), SW_OK);
+    assert_int_equal(stats(v).crl_fetches, 1);
+    /* a bad list changes nothing */
+    assert_int_equal(sw_verifier_set_str(v, SW_OPT_ALLOW_NETS, "127.0.0.0/33"), SW_ERR_INVAL);
+    assert_int_equal(get(v, "/404"), SW_ERR_CERT_HTTP_STATUS);
+    assert_int_equal(server_count("/404"), before + 1);
+    /* other private addresses stay refused (at the socket: nothing is sent to them) */
+    assert_int_equal(get_url(v, "https://10.255.255.1/x.pem"), SW_ERR_CERT_PRIVATE);
+    assert_int_equal(get_url(v, "https://192.168.255.1:8443/x.pem"), SW_ERR_CERT_PRIVATE);
+    assert_int_equal(sw_verifier_fetch_count(v, SW_ERR_CERT_PRIVATE), 2);
+    /* and without the list, 127.0.0.1 is private again */
+    assert_int_equal(sw_verifier_set_str(v, SW_OPT_ALLOW_NETS, ""), SW_OK);
+    assert_int_equal(get(v, "/500"), SW_ERR_CERT_PRIVATE);
+    assert_int_equal(sw_verifier_fetch_count(v, SW_ERR_CERT_PRIVATE), 3);
+    sw_verifier_free(v);
+}
+
+/* --- replacing the trust anchors --------------------------------------------------------- */
+
+static void load_ca(sw_verifier *v, const char *name)
+{
+    sw_ctx *ctx = sw_ctx_new();
+    char *path = pki(name);
+
+    assert_int_equal(sw_verifier_load_ca_file(v, ctx, path), SW_OK);
+    free(path);
+    sw_ctx_free(ctx);
+}
+
+static void trust_reset_changes_the_verdict_for_new_fetches(void **state)
+{
+    sw_verifier *v = lab_verifier_query();
+    char path[96];
+    sw_verifier_stats s;
+
+    assert_int_equal(sw_verifier_set_long(v, SW_OPT_CRL_UNREACHABLE, 1), SW_OK);
+    assert_int_equal(get(v, "/sp-chain.pem"), SW_OK);
+    assert_int_equal(sw_verifier_reset_trust(v), SW_OK);
+    /* the cache is kept */
+    s = stats(v);
+    assert_int_equal(get(v, "/sp-chain.pem"), SW_OK);
+    assert_int_equal(stats(v).cache_hits, s.cache_hits + 1);
+    /* until a new CA is loaded, the old anchors serve */
+    snprintf(path, sizeof(path), "/slow?ms=1&n=%ld-1", (long)getpid());
+    assert_int_equal(get(v, path), SW_OK);
+    assert_int_equal(get(v, "/deadcrl-sp-chain.pem"), SW_ERR_CERT_UNTRUSTED);
+    /* the other root: the first PKI's chain is no longer trusted, the other's is */
+    load_ca(v, "deadcrl-root.pem");
+    snprintf(path, sizeof(path), "/slow?ms=1&n=%ld-2", (long)getpid());
+    assert_int_equal(get(v, path), SW_ERR_CERT_UNTRUSTED);
+    /* a new URL: the failure above is remembered for the negative TTL */
+    assert_int_equal(get(v, "/cachecontrol?max_age=60&file=deadcrl-sp-chain.pem"), SW_OK);
+    /* and back */
+    assert_int_equal(sw_verifier_reset_trust(v), SW_OK);
+    load_ca(v, "root.pem");
+    snprintf(path, sizeof(path), "/slow?ms=1&n=%ld-3", (long)getpid());
+    assert_int_equal(get(v, path), SW_OK);
+    sw_verifier_free(v);
+}
+
+static void trust_reset_drops_the_crl_files(void **state)
+{
+    sw_verifier *v = lab_verifier_query();
+    sw_ctx *ctx = sw_ctx_new();
+    char *crl = pki("inter.crl");
+
+    assert_int_equal(sw_verifier_set_long(v, SW_OPT_CRL_FETCH, 0), SW_OK);
+    assert_int_equal(sw_verifier_load_crl_file(v, ctx, crl), SW_OK);
+    assert_int_equal(get(v, "/revoked-chain.pem"), SW_ERR_CERT_REVOKED);
+    assert_int_equal(sw_verifier_reset_trust(v), SW_OK);
+    load_ca(v, "root.pem");
+    assert_int_equal(get(v, "/cachecontrol?max_age=60&file=revoked-chain.pem"), SW_OK);
+    free(crl);
+    sw_ctx_free(ctx);
+    sw_verifier_free(v);
+}
+
+/* A reload on another thread: reset, load, and the setters again, over and over. */
+struct reloader {
+    pthread_t thread;
+    sw_verifier *v;
+    int stop; /* under lock */
+    pthread_mutex_t lock;
+    long rounds;
+};
+
+static void *reload_loop(void *arg)
+{
+    struct reloader *r = arg;
+    sw_ctx *ctx = sw_ctx_new();
+    char *root = pki("root.pem"), *tls = pki("tls-ca.pem");
+    int stop = 0;
+
+    while (!stop) {
+        if (sw_verifier_reset_trust(r->v) != SW_OK ||
+            sw_verifier_load_ca_file(r->v, ctx, root) != SW_OK ||
+            sw_verifier_set_str(r->v, SW_OPT_TLS_CA_FILE, tls) != SW_OK ||
+            sw_verifier_set_str(r->v, SW_OPT_ALLOW_NETS, "127.0.0.0/8") != SW_OK ||
+            sw_verifier_set_long(r->v, SW_OPT_TIMEOUT_MS, 3000) != SW_OK ||
+            sw_verifier_set_long(r->v, SW_OPT_CRL_UNREACHABLE, 0) != SW_OK)
+            break;
+        pthread_mutex_lock(&r->lock);
+        r->rounds++;
+        stop = r->stop;
+        pthread_mutex_unlock(&r->lock);
+        sleep_ms(1);
+    }
+    free(tls);
+    free(root);
+    sw_ctx_free(ctx);
+    return NULL;
+}
+
+static void reload_while_fetching_is_safe(void **state)
+{
+    sw_verifier *v = lab_verifier_query();
+    struct reloader r = {.v = v};
+    char path[96];
+    int i;
+    sw_err err;
+
+    pthread_mutex_init(&r.lock, NULL);
+    assert_int_equal(pthread_create(&r.thread, NULL, reload_loop, &r), 0);
+    for (i = 0; i < 30; i++) {
+        snprintf(path, sizeof(path), "/slow?ms=0&n=%ld-reload-%d", (long)getpid(), i);
+        /* a reset only stages: there is never a moment without the anchors */
+        if ((err = get(v, path)) != SW_OK)
+            fail_msg("%s: %s", path, sw_err_name(err));
+    }
+    pthread_mutex_lock(&r.lock);
+    r.stop = 1;
+    pthread_mutex_unlock(&r.lock);
+    pthread_join(r.thread, NULL);
+    print_message("    30 fetches OK during %ld reloads\n", r.rounds);
+    assert_true(r.rounds > 0);
+    pthread_mutex_destroy(&r.lock);
+    sw_verifier_free(v);
+}
+
+/* --- fetch outcomes ---------------------------------------------------------------------- */
+
+static void fetch_count_counts_fetches_by_outcome(void **state)
+{
+    sw_verifier *v = lab_verifier();
+    sw_ctx *ctx = sw_ctx_new();
+    sw_cert *cert = NULL;
+    uint64_t sum = 0;
+    int e;
+
+    assert_int_equal(get(v, "/sp-chain.pem"), SW_OK);
+    assert_int_equal(get(v, "/sp-chain.pem"), SW_OK); /* a hit */
+    assert_int_equal(get(v, "/404"), SW_ERR_CERT_HTTP_STATUS);
+    assert_int_equal(get(v, "/404"), SW_ERR_CERT_HTTP_STATUS); /* remembered */
+    assert_int_equal(get(v, "/expired-chain.pem"), SW_ERR_CERT_EXPIRED);
+    /* refused by the policy: no fetch */
+    assert_int_equal(sw_verifier_get_cert(v, ctx, "ftp://127.0.0.1/x", NULL, NULL, &cert),
+                     SW_ERR_CERT_URL);
+    assert_int_equal(sw_verifier_fetch_count(v, SW_OK), 1);
+    assert_int_equal(sw_verifier_fetch_count(v, SW_ERR_CERT_HTTP_STATUS), 1);
+    assert_int_equal(sw_verifier_fetch_count(v, SW_ERR_CERT_EXPIRED), 1);
+    assert_int_equal(sw_verifier_fetch_count(v, SW_ERR_CERT_URL), 0);
+    for (e = 0; e < 64; e++)
+        sum += sw_verifier_fetch_count(v, (sw_err)e);
+    assert_int_equal(sum, stats(v).fetches);
+    assert_int_equal(sum, 3);
+    sw_ctx_free(ctx);
+    sw_verifier_free(v);
 }
 
 /* --- main ---------------------------------------------------------------------------------- */
@@ -953,6 +1238,14 @@ int main(void)
         cmocka_unit_test(async_verify_is_pending_then_ok),
         cmocka_unit_test(stale_token_never_fetches),
         cmocka_unit_test(cache_dir_answers_a_new_verifier_without_network),
+        cmocka_unit_test(unreachable_crl_fails_closed_by_default),
+        cmocka_unit_test(unreachable_crl_is_tolerated_for_the_negative_ttl),
+        cmocka_unit_test(crl_files_still_apply_when_the_crl_is_tolerated),
+        cmocka_unit_test(allow_nets_lets_only_the_chosen_networks_through),
+        cmocka_unit_test(trust_reset_changes_the_verdict_for_new_fetches),
+        cmocka_unit_test(trust_reset_drops_the_crl_files),
+        cmocka_unit_test(reload_while_fetching_is_safe),
+        cmocka_unit_test(fetch_count_counts_fetches_by_outcome),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
