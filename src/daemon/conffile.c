@@ -1203,8 +1203,17 @@ int sw_config_apply_verifier(const struct sw_config *cfg, const struct sw_config
      * Trust: dropped and read again from the files, which may have changed since the
      * last load (that is what a SIGHUP after renewing a root or a CRL is for). The files
      * were read moments ago by the check, so a failure here means one changed in between.
+     * The CRL files go first: the first CA loaded puts the new set in service in place
+     * of the old (sw_verifier_reset_trust), so no certificate meets anchors without
+     * their CRLs.
      */
     sw_verifier_reset_trust(v);
+    for (i = 0; i < vc->ncrl_files; i++) {
+        if (sw_verifier_load_crl_file(v, ctx, vc->crl_files[i]) != SW_OK) {
+            note_line(msgs, len, &used, "verifier.crl_files[%zu]: %s", i, sw_errmsg(ctx));
+            rc = -1;
+        }
+    }
     if (vc->ca_file != NULL && sw_verifier_load_ca_file(v, ctx, vc->ca_file) != SW_OK) {
         note_line(msgs, len, &used, "verifier.ca_file: %s", sw_errmsg(ctx));
         rc = -1;
@@ -1212,12 +1221,6 @@ int sw_config_apply_verifier(const struct sw_config *cfg, const struct sw_config
     if (vc->ca_dir != NULL && sw_verifier_load_ca_dir(v, ctx, vc->ca_dir) != SW_OK) {
         note_line(msgs, len, &used, "verifier.ca_dir: %s", sw_errmsg(ctx));
         rc = -1;
-    }
-    for (i = 0; i < vc->ncrl_files; i++) {
-        if (sw_verifier_load_crl_file(v, ctx, vc->crl_files[i]) != SW_OK) {
-            note_line(msgs, len, &used, "verifier.crl_files[%zu]: %s", i, sw_errmsg(ctx));
-            rc = -1;
-        }
     }
     sw_ctx_free(ctx);
     return rc;

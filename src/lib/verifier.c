@@ -733,6 +733,31 @@ static void disk_store(const char *dir, const char *url, const char *body, size_
         unlink(tmp);
 }
 
+/* The chain to the anchors with the CRL files only (no fetched CRL required). */
+static sw_err chain_precheck(sw_verifier *v, const sw_cert *cert, int64_t now)
+{
+    STACK_OF(X509_CRL) * crls;
+    sw_err err;
+    int i;
+
+    pthread_mutex_lock(&v->trust_lock);
+    if (!v->anchors) {
+        pthread_mutex_unlock(&v->trust_lock);
+        return swi_fail(v->tctx, SW_ERR_CERT_UNTRUSTED,
+                        "no trust anchors are configured (CA file or directory)");
+    }
+    if ((crls = sk_X509_CRL_new_null()) == NULL) {
+        pthread_mutex_unlock(&v->trust_lock);
+        return swi_fail(v->tctx, SW_ERR_NOMEM, "out of memory");
+    }
+    for (i = 0; i < sk_X509_CRL_num(v->crl_files); i++)
+        sk_X509_CRL_push(crls, sk_X509_CRL_value(v->crl_files, i));
+    err = swi_cert_verify_chain(v->tctx, v->store, cert, crls, 0, now);
+    pthread_mutex_unlock(&v->trust_lock);
+    sk_X509_CRL_free(crls);
+    return err;
+}
+
 static void body_done(sw_verifier *v, struct swi_xfer *x, const char *body, size_t len,
                       int64_t expires, int from_disk)
 {
@@ -755,7 +780,20 @@ static void body_done(sw_verifier *v, struct swi_xfer *x, const char *body, size
         disk_store(x->cache_dir, x->url, body, len, expires);
     if (x->policy.require_chain && x->policy.crl_fetch && cert->crl_url != NULL &&
         crl_lookup(v, cert->crl_url) == NULL) {
-        struct swi_xfer *c = calloc(1, sizeof(*c));
+        struct swi_xfer *c;
+
+        /*
+         * The chain first, with the CRL files alone: a certificate that does not chain to
+         * our anchors (or that a CRL file already revokes) fails now, and the URL it names
+         * as its CRL distribution point, which is then only the attacker's word, is
+         * never fetched.
+         */
+        if ((err = chain_precheck(v, cert, now)) != SW_OK) {
+            fail(v, x, err);
+            sw_cert_free(cert);
+            return;
+        }
+        c = calloc(1, sizeof(*c));
         if (c == NULL || (c->url = strdup(cert->crl_url)) == NULL) {
             free(c);
             swi_fail(v->tctx, SW_ERR_NOMEM, "out of memory");
