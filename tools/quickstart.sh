@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# tools/quickstart.sh - from a fresh Debian 12 machine to a call signed in the wire, in one
-# command: installs the packages, builds stirwire, makes a demo STI PKI and serves its
-# certificate on 127.0.0.1 over HTTPS, starts stirwired on 127.0.0.1 with a demo config
-# (one trunk that signs), places one call through it with sipp (tools/sipp/uac.xml ->
-# uas.xml), shows the signed INVITE as it arrived at the far side, and checks its Identity
-# with "stirwire check", which fetches the certificate from the header's x5u URL.
+# tools/quickstart.sh - from a fresh Debian 12 machine to a call signed and verified in the
+# wire, in one command: installs the packages, builds stirwire, makes a demo STI PKI and
+# serves its certificate on 127.0.0.1 over HTTPS, starts two stirwired on 127.0.0.1 with
+# demo configs - the originating carrier's, which signs the calls of its PBX, and the
+# terminating carrier's, which verifies them and tells its PBX (verstat) - places one call
+# through both with sipp (tools/sipp/uac.xml -> uas.xml), shows the INVITE as the callee
+# got it and the audit record of the verdict, and checks the same INVITE with
+# "stirwire check --sip", which fetches the certificate from the header's x5u URL.
 #
 # Needs root or sudo for apt-get (only when packages are missing). Builds in build/
 # (or uses the in-place build when the source tree is configured in place). Everything it
@@ -87,11 +89,12 @@ fail() {
     echo "quickstart: $*" >&2
     exit 1
 }
-# Four free ports (UDP and TCP): the certificate server, stirwired, the caller, the callee.
-read -r web_port sw_port uac_port uas_port < <(python3 - <<'PY'
+# Five free ports (UDP and TCP): the certificate server, the two stirwired, the caller,
+# the callee.
+read -r web_port sw_port vfy_port uac_port uas_port < <(python3 - <<'PY'
 import socket
 held, out = [], []
-while len(out) < 4:
+while len(out) < 5:
     t = socket.socket(); t.bind(("0.0.0.0", 0)); p = t.getsockname()[1]
     u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
@@ -117,27 +120,35 @@ pids+=($!)
 waitfor 5 grep -q '^PORT' web.out || fail "the HTTPS server did not start: $(cat web.err)"
 echo "x5u = $x5u"
 
-say "3. Start stirwired on 127.0.0.1:$sw_port; it signs calls from the PBX (127.0.0.2) to the carrier (127.0.0.3)"
+say "3. Start the originating carrier's stirwired on 127.0.0.1:$sw_port: it signs the calls of its PBX (127.0.0.2)"
 cat >stirwired.conf <<CONF
 listen = ( { address = "127.0.0.1"; port = $sw_port; transport = [ "udp", "tcp" ]; } );
 workers = 1;
 log = { level = "debug"; };   # one line per message: for the demo, not for production
+# how the x5u is fetched once at start to check that it serves sign.cert (the demo's is
+# on 127.0.0.1, on a port that is not 443, behind the demo CA)
+verifier = {
+    tls_ca_file = "$work/pki/tls-ca.pem";
+    allow_networks = [ "127.0.0.0/8" ];
+    allow_any_port = true;
+};
 trunks = (
     {   # calls from our PBX: sign them, A for our own numbers, B for the rest
         name = "pbx";
         match = { source = [ "127.0.0.2/32" ]; };
-        next_hop = "sip:127.0.0.3:$uas_port";
+        next_hop = "sip:127.0.0.1:$vfy_port";
         record_route = true;
         filters = [ "sign" ];
         sign = {
             key = "$work/pki/sp.key";
+            cert = "$work/pki/sp.pem";
             x5u = "$x5u";
-            attest = ( { numbers = [ "1202555" ]; level = "A"; }, { level = "B"; } );
+            attest = ( { numbers = [ "1202555*" ]; level = "A"; }, { level = "B"; } );
         };
     },
-    {   # calls and responses from the carrier go back to the PBX
+    {   # what comes back from the terminating carrier goes to the PBX
         name = "carrier";
-        match = { source = [ "127.0.0.3/32" ]; };
+        match = { source = [ "127.0.0.1/32" ]; };
         next_hop = "sip:127.0.0.2:$uac_port";
         filters = [ "strip" ];
     }
@@ -151,7 +162,44 @@ pids+=($!)
 waitfor 5 grep -q started stirwired.log || fail "stirwired did not start: $(cat stirwired.log)"
 tail -1 stirwired.log
 
-say "4. Place a call from 12025550100 to 12025550199: sipp PBX -> stirwired -> sipp carrier"
+say "4. Start the terminating carrier's stirwired on 127.0.0.1:$vfy_port: it verifies incoming calls for its PBX (127.0.0.3)"
+cat >verifier.conf <<CONF
+listen = ( { address = "127.0.0.1"; port = $vfy_port; transport = [ "udp", "tcp" ]; } );
+workers = 1;
+log = { level = "debug"; };
+# one verifier for all trunks: the STI-PA root to trust, and how certificates are fetched
+verifier = {
+    ca_file = "$work/pki/root.pem";         # the demo root (in production: the STI-PA list)
+    tls_ca_file = "$work/pki/tls-ca.pem";   # the demo HTTPS server's CA
+    allow_networks = [ "127.0.0.0/8" ];     # the demo x5u is on 127.0.0.1 ...
+    allow_any_port = true;                  # ... on a port that is not 443
+};
+trunks = (
+    {   # calls from the originating carrier: verify, tell the PBX, keep a record
+        name = "originating";
+        match = { source = [ "127.0.0.1/32" ]; };
+        next_hop = "sip:127.0.0.3:$uas_port";
+        record_route = true;
+        filters = [ "verify", "verstat", "audit" ];
+        verify = { policy = "reject"; };   # bad signatures get 438/437/436/403 + Reason
+        audit = { output = "$work/audit.jsonl"; };
+    },
+    {   # requests from our PBX toward the carrier (none in this demo)
+        name = "pbx";
+        match = { source = [ "127.0.0.3/32" ]; };
+        next_hop = "sip:127.0.0.1:$sw_port";
+    }
+);
+CONF
+sed 's/^/    /' verifier.conf
+run "$swd" -t -c verifier.conf
+printf '$ %s\n' "stirwired -f -c verifier.conf -p verifier.pid 2>verifier.log &"
+"$swd" -f -c verifier.conf -p verifier.pid 2>verifier.log &
+pids+=($!)
+waitfor 5 grep -q started verifier.log || fail "the verifying stirwired did not start: $(cat verifier.log)"
+tail -1 verifier.log
+
+say "5. Place a call from 12025550100 to 12025550199: PBX -> stirwired (sign) -> stirwired (verify) -> PBX"
 sipp -sf "$top/tools/sipp/uas.xml" -i 127.0.0.3 -p "$uas_port" -m 1 -nostdin -timeout 15s \
     -trace_msg -message_file uas.msg >uas.out 2>&1 &
 uas_pid=$!
@@ -167,21 +215,25 @@ else
     fail "the call failed (see above)"
 fi
 wait "$uas_pid" 2>/dev/null || true
-echo "What stirwired did with each message (its log):"
+echo "What the signing stirwired did with each message (its log):"
 grep -E 'forwarded|replied' stirwired.log | sed 's/^[^ ]* stirwired debug: /    /' || true
+echo "What the verifying stirwired did (its log):"
+grep -E 'forwarded|replied' verifier.log | sed 's/^[^ ]* stirwired debug: /    /' || true
 
-say "5. The INVITE as it arrived at the carrier: our Via and Record-Route on top, and Date and Identity added"
+say "6. The INVITE as the callee's PBX got it: Identity added by the signer, verstat=TN-Validation-Passed by the verifier"
 awk '/message received/ { on = 1; getline; next } on && /^----------/ { exit } on' uas.msg |
     tee invite.txt
-sed -n 's/^Identity: //p' invite.txt | tr -d '\r' >identity.txt
-[ -s identity.txt ] || fail "the INVITE has no Identity"
+grep -q 'verstat=TN-Validation-Passed' invite.txt || fail "the INVITE has no verstat=TN-Validation-Passed"
+echo "The audit record of that call (one JSON line per INVITE, rejected ones too):"
+cat audit.jsonl
+grep -q '"verstat":"TN-Validation-Passed"' audit.jsonl || fail "no audit record says TN-Validation-Passed"
 
-say "6. Check that Identity as a terminating carrier would: fetch the certificate from x5u, chain it to the demo root"
-run_in identity.txt stirwire check --ca-file pki/root.pem --tls-ca pki/tls-ca.pem \
-    --allow-private --allow-any-port --orig 12025550100 --dest 12025550199 -
+say "7. Check that INVITE from the command line, as a support engineer would from a log"
+run stirwire check --sip invite.txt --ca-file pki/root.pem --tls-ca pki/tls-ca.pem \
+    --allow-private --allow-any-port
 echo "exit status 0: valid (--allow-private and --allow-any-port only because the demo x5u is on 127.0.0.1)"
 
-say "7. The same without a network: stirwire sign | stirwire check, with the key pair alone"
+say "8. The same without a network: stirwire sign | stirwire check, with the key pair alone"
 printf '$ %s\n' "stirwire sign --orig 13035550100 --dest 12025550199 --attest B --x5u $x5u --key pki/sp.key | stirwire check --key pki/sp.pem -"
 stirwire sign --orig 13035550100 --dest 12025550199 --attest B --x5u "$x5u" --key pki/sp.key |
     stirwire check --key pki/sp.pem -

@@ -14,8 +14,6 @@ static int64_t system_clock(void)
 void sw_services_init(struct sw_services *svc)
 {
     svc->verifier = NULL;
-    svc->audit = NULL;
-    svc->audit_arg = NULL;
     svc->clock = system_clock;
 }
 

@@ -45,14 +45,11 @@ struct sw_listen {
 struct sw_services {
     /* one certificate verifier (cache, fetch thread) for all trunks; see sw_services_verifier */
     sw_verifier *verifier;
-    /* the audit sink: one record (a JSON object, no newline) per call; NULL = none */
-    void (*audit)(void *arg, const char *record);
-    void *audit_arg;
     /* wall clock, seconds (tests set their own) */
     int64_t (*clock)(void);
 };
 
-/* Services with no verifier yet, no audit sink and the system clock. */
+/* Services with no verifier yet and the system clock. */
 void sw_services_init(struct sw_services *svc);
 /*
  * The shared verifier, made on first use (with the library's defaults: https only,

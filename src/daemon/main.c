@@ -85,17 +85,6 @@ static void log_stats(struct sw_net *net, struct sw_services *svc, const char *w
     }
 }
 
-/*
- * The audit sink the filters share: one JSON record a line in the log, at info, where
- * operators' log pipelines already read. (A file or socket sink can replace it here
- * without any filter noticing.)
- */
-static void audit_to_log(void *arg, const char *record)
-{
-    (void)arg;
-    sw_log(LOG_INFO, "audit %s", record);
-}
-
 /* The last reference to a configuration is gone (a reload, or the last parked message). */
 static void config_freed(const struct sw_config *cfg)
 {
@@ -256,7 +245,6 @@ int main(int argc, char **argv)
         return 1;
     errs[0] = '\0';
     sw_services_init(&svc);
-    svc.audit = audit_to_log;
     if (sw_resolve_init() != 0) {
         fprintf(stderr, "stirwired: cannot initialise c-ares\n");
         return 1;
