@@ -30,9 +30,6 @@
 #include "../src/sip/fields.h"
 #include "sign.h"
 
-#define SIGN_MAX_METHODS 16
-#define SIGN_METHOD_MAX 32
-
 /*
  * One entry of a rule's numbers: an exact number, a prefix, or a range.
  *
@@ -70,8 +67,7 @@ struct sign_conf {
     int date_mode;     /* DATE_REPLACE, DATE_UNSIGNED or DATE_KEEP: a Date far from our clock */
     sw_cert *cert;     /* sign.cert: the certificate the x5u serves, NULL when not given */
     char *cert_path;
-    char methods[SIGN_MAX_METHODS][SIGN_METHOD_MAX];
-    size_t nmethods;
+    struct swf_methods methods;
 };
 
 /* sign.date: what becomes of a Date header more than DATE_SKEW s from our clock. */
@@ -312,44 +308,6 @@ static void read_rule(struct swf_conf *fc, const config_setting_t *r, size_t idx
     }
 }
 
-static void read_methods(struct swf_conf *fc, const config_setting_t *s, struct sign_conf *sc)
-{
-    const char *v;
-    int i, n;
-
-    if (!config_setting_is_array(s) && !config_setting_is_list(s)) {
-        swf_error(fc, s, "sign.methods: must be a list of method names");
-        return;
-    }
-    if ((n = config_setting_length(s)) == 0) {
-        swf_error(fc, s, "sign.methods: empty (leave it out to sign INVITEs)");
-        return;
-    }
-    if (n > SIGN_MAX_METHODS) {
-        swf_error(fc, s, "sign.methods: at most %d methods", SIGN_MAX_METHODS);
-        return;
-    }
-    for (i = 0; i < n; i++) {
-        const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
-        size_t len, k;
-
-        v = config_setting_type(e) == CONFIG_TYPE_STRING ? config_setting_get_string(e) : NULL;
-        if (v == NULL || (len = strlen(v)) == 0 || len >= SIGN_METHOD_MAX) {
-            swf_error(fc, e, "sign.methods[%d]: must be a method name such as \"INVITE\"", i);
-            continue;
-        }
-        for (k = 0; k < len; k++)
-            if (v[k] < 'A' || v[k] > 'Z')
-                break;
-        if (k < len) {
-            swf_error(fc, e, "sign.methods[%d]: \"%s\" is not a method name (upper-case letters)",
-                      i, v);
-            continue;
-        }
-        memcpy(sc->methods[sc->nmethods++], v, len + 1);
-    }
-}
-
 static void sign_free(void *state)
 {
     struct sign_conf *sc = state;
@@ -438,7 +396,7 @@ static void read_cert(struct swf_conf *fc, const config_setting_t *g, struct sig
 
 static void read_settings(struct swf_conf *fc, const config_setting_t *g, struct sign_conf *sc)
 {
-    const config_setting_t *s, *attest;
+    const config_setting_t *attest;
     const char *v = NULL, *keypath = NULL;
     size_t i;
     sw_ctx *ctx;
@@ -506,12 +464,7 @@ static void read_settings(struct swf_conf *fc, const config_setting_t *g, struct
                       "sign.date: must be \"replace\", \"unsigned\" or \"keep\", not \"%s\"", v);
     }
 
-    if ((s = config_setting_get_member(g, "methods")) != NULL) {
-        read_methods(fc, s, sc);
-    } else {
-        memcpy(sc->methods[0], "INVITE", sizeof("INVITE"));
-        sc->nmethods = 1;
-    }
+    swf_get_methods(fc, g, "sign", &sc->methods);
 
     /* The key last: a config with other mistakes never touches the key file. */
     if ((r = swf_get_string(fc, g, "sign", "key", &keypath)) == 0)
@@ -554,16 +507,6 @@ static int sign_configure(struct swf_conf *fc, void **state)
 }
 
 /* --- signing a request ------------------------------------------------------------------ */
-
-static int method_listed(const struct sign_conf *sc, const struct sip_msg *m)
-{
-    size_t i;
-
-    for (i = 0; i < sc->nmethods; i++)
-        if (sip_is_method(m, sc->methods[i]))
-            return 1;
-    return 0;
-}
 
 /* The level of the first rule that matches tn, or 0. */
 static char attest_level(const struct sign_conf *sc, const char *tn)
@@ -659,7 +602,7 @@ static swf_result sign_request(void *state, struct swf_call *call)
     char level, *value;
     int ok, stale = 0, date_replaced = 0;
 
-    if (!m->is_request || !method_listed(sc, m))
+    if (!m->is_request || !swf_methods_match(&sc->methods, m))
         return SWF_CONTINUE;
     if (m->hdrs_end >= m->len) /* no empty line to insert before; sip_parse should not allow it */
         return SWF_CONTINUE;

@@ -26,9 +26,6 @@
 #include "../src/core/filter.h"
 #include "../src/sip/stir.h"
 
-#define VERIFY_MAX_METHODS 16
-#define VERIFY_METHOD_MAX 32
-
 enum verify_policy {
     POLICY_REJECT, /* answer the classes listed in reject with the error's status */
     POLICY_TAG,    /* never reject for the PASSporT: forward with the verdict (verstat) */
@@ -49,8 +46,7 @@ struct verify_conf {
     enum verify_anon anonymous;
     struct stir_opts opts;
     int max_age, future_skew; /* seconds, for iat (and Date, in opts) */
-    char methods[VERIFY_MAX_METHODS][VERIFY_METHOD_MAX];
-    size_t nmethods;
+    struct swf_methods methods;
 };
 
 /*
@@ -102,7 +98,8 @@ static const sw_class class_values[] = {SW_CLASS_MISSING, SW_CLASS_MALFORMED, SW
                                         SW_CLASS_CLAIMS,  SW_CLASS_SIGNATURE, SW_CLASS_CERT};
 
 #define CLASS_BIT(c) (1u << (unsigned)(c))
-/* ATIS-1000074's default: every failure rejects, a call without Identity does not */
+/* the default: every failure rejects; a call without Identity (most still come unsigned) does not
+ */
 #define DEFAULT_REJECT                                                                             \
     (CLASS_BIT(SW_CLASS_MALFORMED) | CLASS_BIT(SW_CLASS_STALE) | CLASS_BIT(SW_CLASS_CLAIMS) |      \
      CLASS_BIT(SW_CLASS_SIGNATURE) | CLASS_BIT(SW_CLASS_CERT))
@@ -176,44 +173,6 @@ static void read_reject(struct swf_conf *fc, const config_setting_t *s, struct v
     }
 }
 
-static void read_methods(struct swf_conf *fc, const config_setting_t *s, struct verify_conf *vc)
-{
-    const char *v;
-    int i, n;
-
-    if (!config_setting_is_array(s) && !config_setting_is_list(s)) {
-        swf_error(fc, s, "verify.methods: must be a list of method names");
-        return;
-    }
-    if ((n = config_setting_length(s)) == 0) {
-        swf_error(fc, s, "verify.methods: empty (leave it out to verify INVITEs)");
-        return;
-    }
-    if (n > VERIFY_MAX_METHODS) {
-        swf_error(fc, s, "verify.methods: at most %d methods", VERIFY_MAX_METHODS);
-        return;
-    }
-    for (i = 0; i < n; i++) {
-        const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
-        size_t len, k;
-
-        v = config_setting_type(e) == CONFIG_TYPE_STRING ? config_setting_get_string(e) : NULL;
-        if (v == NULL || (len = strlen(v)) == 0 || len >= VERIFY_METHOD_MAX) {
-            swf_error(fc, e, "verify.methods[%d]: must be a method name such as \"INVITE\"", i);
-            continue;
-        }
-        for (k = 0; k < len; k++)
-            if (v[k] < 'A' || v[k] > 'Z')
-                break;
-        if (k < len) {
-            swf_error(fc, e, "verify.methods[%d]: \"%s\" is not a method name (upper-case letters)",
-                      i, v);
-            continue;
-        }
-        memcpy(vc->methods[vc->nmethods++], v, len + 1);
-    }
-}
-
 static void read_settings(struct swf_conf *fc, const config_setting_t *g, struct verify_conf *vc)
 {
     static const char *const policies[] = {"reject", "tag", "pass", NULL};
@@ -245,12 +204,7 @@ static void read_settings(struct swf_conf *fc, const config_setting_t *g, struct
     swf_get_int(fc, g, "verify", "future_skew", 0, 3600, &vc->future_skew);
     vc->opts.date_max_age = vc->max_age;
     vc->opts.date_future_skew = vc->future_skew;
-    if ((s = config_setting_get_member(g, "methods")) != NULL) {
-        read_methods(fc, s, vc);
-    } else {
-        memcpy(vc->methods[0], "INVITE", sizeof("INVITE"));
-        vc->nmethods = 1;
-    }
+    swf_get_methods(fc, g, "verify", &vc->methods);
 }
 
 static void verify_free(void *state)
@@ -277,12 +231,10 @@ static int verify_configure(struct swf_conf *fc, void **state)
     vc->anonymous = ANON_NO_TN;
     vc->max_age = 60;
     vc->future_skew = 5;
-    if (fc->group != NULL) {
+    if (fc->group != NULL)
         read_settings(fc, fc->group, vc);
-    } else {
-        memcpy(vc->methods[0], "INVITE", sizeof("INVITE"));
-        vc->nmethods = 1;
-    }
+    else
+        swf_get_methods(fc, NULL, "verify", &vc->methods);
     /* the shared verifier, made (with the library's defaults) if the verifier group is
      * absent; tests that offer no services cannot verify */
     if (fc->svc == NULL || (vc->verifier = sw_services_verifier(fc->svc)) == NULL)
@@ -297,16 +249,6 @@ static int verify_configure(struct swf_conf *fc, void **state)
 }
 
 /* --- verifying a request ---------------------------------------------------------------- */
-
-static int method_listed(const struct verify_conf *vc, const struct sip_msg *m)
-{
-    size_t i;
-
-    for (i = 0; i < vc->nmethods; i++)
-        if (sip_is_method(m, vc->methods[i]))
-            return 1;
-    return 0;
-}
 
 /* dst = src, cut to fit */
 static void copy_str(char *dst, size_t size, const char *src)
@@ -469,7 +411,7 @@ static swf_result verify_request(void *state, struct swf_call *call)
     void *token;
     sw_err e;
 
-    if (!call->msg->is_request || !method_listed(vc, call->msg))
+    if (!call->msg->is_request || !swf_methods_match(&vc->methods, call->msg))
         return SWF_CONTINUE;
     /*
      * The context is the worker's, shared by every trunk: this trunk's limits are set for

@@ -12,7 +12,7 @@
  *                  <sip:+12155551212;verstat=TN-Validation-Passed@example.com;user=phone>
  *     (a parameter of the user part, the telephone-subscriber of RFC 3261 section 19.1.6).
  * A sip URI without user=phone is not a telephone number for this purpose, whatever its
- * user part looks like (the contract, and ATIS, say user=phone).
+ * user part looks like (ATIS-1000074 puts verstat on tel URIs and user=phone SIP URIs).
  *
  * Decisions:
  *  - A verstat that arrived is never trusted (ATIS-1000074: the terminating side sets it).

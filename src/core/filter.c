@@ -7,6 +7,7 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "filter.h"
 
@@ -97,5 +98,63 @@ int swf_configure(const struct swf_filter *f, struct swf_conf *fc, void **state)
         *state = NULL;
         return -1;
     }
+    return 0;
+}
+
+int swf_get_methods(struct swf_conf *fc, const config_setting_t *group, const char *path,
+                    struct swf_methods *out)
+{
+    const config_setting_t *s = group != NULL ? config_setting_get_member(group, "methods") : NULL;
+    size_t before = swf_errors(fc);
+    const char *v;
+    int i, n;
+
+    memset(out, 0, sizeof(*out));
+    if (s == NULL) {
+        memcpy(out->name[0], "INVITE", sizeof("INVITE"));
+        out->n = 1;
+        return 0;
+    }
+    if (!config_setting_is_array(s) && !config_setting_is_list(s)) {
+        swf_error(fc, s, "%s.methods: must be a list of method names", path);
+        return -1;
+    }
+    if ((n = config_setting_length(s)) == 0) {
+        swf_error(fc, s, "%s.methods: empty (leave it out for INVITEs only)", path);
+        return -1;
+    }
+    if (n > SWF_MAX_METHODS) {
+        swf_error(fc, s, "%s.methods: at most %d methods", path, SWF_MAX_METHODS);
+        return -1;
+    }
+    for (i = 0; i < n; i++) {
+        const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+        size_t len, k;
+
+        v = config_setting_type(e) == CONFIG_TYPE_STRING ? config_setting_get_string(e) : NULL;
+        if (v == NULL || (len = strlen(v)) == 0 || len >= SWF_METHOD_MAX) {
+            swf_error(fc, e, "%s.methods[%d]: must be a method name such as \"INVITE\"", path, i);
+            continue;
+        }
+        for (k = 0; k < len; k++)
+            if (v[k] < 'A' || v[k] > 'Z')
+                break;
+        if (k < len) {
+            swf_error(fc, e, "%s.methods[%d]: \"%s\" is not a method name (upper-case letters)",
+                      path, i, v);
+            continue;
+        }
+        memcpy(out->name[out->n++], v, len + 1);
+    }
+    return swf_errors(fc) > before ? -1 : 0;
+}
+
+int swf_methods_match(const struct swf_methods *ms, const struct sip_msg *m)
+{
+    size_t i;
+
+    for (i = 0; i < ms->n; i++)
+        if (sip_is_method(m, ms->name[i]))
+            return 1;
     return 0;
 }

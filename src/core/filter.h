@@ -165,6 +165,23 @@ void swf_check_keys(struct swf_conf *fc, const config_setting_t *group, const ch
 /* Errors reported so far for this filter. */
 size_t swf_errors(const struct swf_conf *fc);
 
+/* The request methods a filter acts on (its "methods" setting). */
+#define SWF_MAX_METHODS 16
+#define SWF_METHOD_MAX 32
+struct swf_methods {
+    char name[SWF_MAX_METHODS][SWF_METHOD_MAX];
+    size_t n;
+};
+/*
+ * Reads group's "methods" (a list of upper-case method names, 1..SWF_MAX_METHODS) into
+ * out; absent: out is [ "INVITE" ], the dialog-creating request STIR is about. Errors
+ * go to the list as "PATH.methods[i]: ...". Returns 0, or -1 when something was wrong.
+ */
+int swf_get_methods(struct swf_conf *fc, const config_setting_t *group, const char *path,
+                    struct swf_methods *out);
+/* Whether request m's method is one of ms. */
+int swf_methods_match(const struct swf_methods *ms, const struct sip_msg *m);
+
 /*
  * Configures f from the trunk group fc->trunk, as the loader does: the filter's group
  * (a member named after it) must be a group, its keys must be among f->settings (each

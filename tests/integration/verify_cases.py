@@ -9,8 +9,8 @@ One table, CASES, drives both verifiers: each case is one request (a token made 
 none, then perhaps tampered with), and one expected library outcome (an sw_err name).
 From that name and a trunk's policy, outcome() derives what a SIP peer must see (status,
 Reason cause, verstat), using the library's table (src/lib/stirwire.h SW_ERR_MAP) and the
-rules of /work/verify-contract.md (policy reject/tag/pass, reject classes, fetch_failure,
-anonymous). The same request, written to a file, goes to `stirwire check --sip FILE
+verify filter's settings as stirwired(8) documents them (policy reject/tag/pass, reject
+classes, fetch_failure, anonymous). The same request, written to a file, goes to `stirwire check --sip FILE
 --json` with the same trust settings, whose error/sip_status/reason_header/verstat must
 be the library outcome itself.
 
@@ -146,7 +146,7 @@ trunks = (
 # --- the cases ----------------------------------------------------------------------------
 ORIG = "12025550100"
 DEST = "12025550199"
-# Where the contract is silent, these cases assume (and say so here, for whoever merges):
+# Decisions these cases pin down (stirwired(8) says the same):
 #  - div-only: a request whose only Identity is a div PASSporT has no shaken one, so it is
 #    IDENTITY_MISSING (428 only where "missing" is a reject class), not malformed;
 #  - anonymous: no header carries a telephone number, so the PBX sees no verstat at all
@@ -181,8 +181,8 @@ CASES = [
     dict(name="div-only", signer="div", err="IDENTITY_MISSING"),
     dict(name="anonymous-caller", anonymous=True, err="NO_TN"),
     dict(name="unsigned", signer="none", err="IDENTITY_MISSING"),
-    # A forged verstat from upstream must be replaced (contract: "replacing any verstat
-    # there"); under "pass" the contract says nothing about it, so tag and reject only.
+    # A forged verstat from upstream must be replaced; under "pass" the filter changes
+    # nothing at all (stirwired(8), verstat), so tag and reject only.
     dict(name="forged-verstat-bad-signature", mutate="flip-sig", forged_verstat=True,
          err="SIGNATURE", trunks=["tag", "reject"]),
 ]

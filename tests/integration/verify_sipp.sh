@@ -3,7 +3,7 @@
 # to end with real peers, and `stirwire check --sip` judging the same requests: one case
 # table (tests/integration/verify_cases.py, CASES) drives both, and each case's status,
 # Reason cause and verstat must be what the library's outcome table and the trunk's
-# policy say (/work/verify-contract.md).
+# policy say (stirwired(8): the verify and verstat filters).
 #
 #   sipp UAC (carrier side, one source address per trunk) -> stirwired "verifier"
 #       trunks reject / tag / pass / strict (reject + "missing", fetch_failure closed,
