@@ -168,6 +168,27 @@ if [ "$n_slow" = 1 ]; then
 else
     nok "the slow certificate was fetched ${n_slow:-?} times, want 1"
 fi
+# A reload (SIGHUP) re-reads the verifier group and the trust anchors but keeps the
+# certificate cache: a call after it is verified without fetching sp-chain.pem again.
+fetched() {
+    python3 -c '
+import json, ssl, sys, urllib.request
+ctx = ssl.create_default_context(cafile=sys.argv[1])
+d = json.load(urllib.request.urlopen(sys.argv[2] + "/count", context=ctx, timeout=5))
+print(d.get(sys.argv[3], 0))' "$work/tls/tls-ca.pem" "$base" "$1" 2>/dev/null
+}
+before="$(fetched /sp-chain.pem)"
+kill -HUP "$sw_pid"
+if waitfor 5 grep -q "reloaded .*configuration #2" stirwired.log && uac 1 1 after-reload; then
+    after="$(fetched /sp-chain.pem)"
+    if [ -n "$before" ] && [ "$before" = "$after" ]; then
+        ok "after SIGHUP: a call verified TN-Validation-Passed from the kept cache ($after fetch(es) of sp-chain.pem in all)"
+    else
+        nok "after SIGHUP: sp-chain.pem fetched ${before:-?} times before, ${after:-?} after: the cache was lost"
+    fi
+else
+    nok "after SIGHUP: no reload, or the call failed: $(grep -E 'reload' stirwired.log | tail -2) $(head -c 300 after-reload.err 2>/dev/null)"
+fi
 if kill -0 "$sw_pid" 2>/dev/null; then
     ok "stirwired is still running"
 else
