@@ -96,14 +96,14 @@ static void answer_text(struct sw_http_resp *resp, int status, const char *ctype
 /* A JSON answer from o (consumed), one line with a final newline, as curl users like it. */
 static void answer_json(struct sw_http_resp *resp, int status, json_t *o)
 {
+    static const char nomem[] = "{\"error\":\"NOMEM\",\"message\":\"out of memory\"}\n";
     char *text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
     size_t len;
     char *b;
 
     json_decref(o);
     if (text == NULL) {
-        answer_text(resp, 500, CT_JSON, "{\"error\":\"NOMEM\",\"message\":\"out of memory\"}\n",
-                    45);
+        answer_text(resp, 500, CT_JSON, nomem, sizeof(nomem) - 1);
         return;
     }
     len = strlen(text);
