@@ -12,6 +12,7 @@
 # Skips (77) without python3; the promtool checks skip alone when promtool is absent
 # (make check on a machine without Prometheus still checks the dashboard).
 set -u
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 DUMP="${METRICS_DUMP:-$BUILDDIR/tests/integration/metrics_dump}"

@@ -14,6 +14,7 @@
 # until it is there, stirwired -t rejects the http group and this test skips (77) saying
 # so. Skips without python3 or curl.
 set -u
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 N=20
@@ -143,7 +144,7 @@ for s in stirwire_requests_total stirwire_forwarded_requests_total \
     fi
 done
 for s in stirwire_verifier_cache_hits_total stirwire_build_info; do
-    if grep -q "^$s[ {]" after.txt; then ok "$s is served"; else nok "$s is missing"; fi
+    if grep -q "^${s}[ {]" after.txt; then ok "$s is served"; else nok "$s is missing"; fi
 done
 
 if command -v promtool >/dev/null 2>&1; then
