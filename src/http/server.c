@@ -820,6 +820,8 @@ static struct MHD_Daemon *start_daemon(struct sw_http *h, const struct sw_http_c
         per_ip = c->max_connections / 4 > 8 ? c->max_connections / 4 : 8;
     if (cert != NULL)
         flags |= MHD_USE_TLS;
+    /* first, or MHD prints what comes before it to stderr itself */
+    o[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, h};
     if (c->threads > 1)
         o[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, c->threads, NULL};
     o[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, c->max_connections, NULL};
@@ -827,7 +829,6 @@ static struct MHD_Daemon *start_daemon(struct sw_http *h, const struct sw_http_c
     o[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, c->timeout, NULL};
     o[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, h};
     o[n++] = (struct MHD_OptionItem){MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)no_unescape, h};
-    o[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, h};
     if (listen_fd >= 0)
         o[n++] = (struct MHD_OptionItem){MHD_OPTION_LISTEN_SOCKET, listen_fd, NULL};
     else

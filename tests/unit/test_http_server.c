@@ -199,7 +199,7 @@ struct call {
 static void do_call(struct call *c)
 {
     CURL *e = curl_easy_init();
-    struct curl_slist *hl = NULL;
+    struct curl_slist *hl = NULL, *rl = NULL;
     char url[512], auth[512];
 
     assert_non_null(e);
@@ -216,14 +216,13 @@ static void do_call(struct call *c)
     if (c->ca != NULL) {
         /* the test certificate is for localhost: pin the name to 127.0.0.1 */
         snprintf(auth, sizeof(auth), "localhost:%d:127.0.0.1", c->port);
-        hl = curl_slist_append(NULL, auth);
-        curl_easy_setopt(e, CURLOPT_RESOLVE, hl);
+        rl = curl_slist_append(NULL, auth);
+        curl_easy_setopt(e, CURLOPT_RESOLVE, rl);
         curl_easy_setopt(e, CURLOPT_CAINFO, c->ca);
         if (c->insecure) {
             curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
             curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
         }
-        hl = NULL;
     }
     {
         struct curl_slist *h = NULL;
@@ -251,8 +250,9 @@ static void do_call(struct call *c)
     c->r.rc = curl_easy_perform(e);
     curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &c->r.status);
     curl_easy_getinfo(e, CURLINFO_TOTAL_TIME, &c->r.secs);
-    curl_slist_free_all(hl);
     curl_easy_cleanup(e);
+    curl_slist_free_all(hl);
+    curl_slist_free_all(rl);
 }
 
 static struct res *get(int port, const char *method, const char *path)
