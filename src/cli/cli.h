@@ -55,6 +55,8 @@ void cmd_decode_usage(FILE *out);
 int cmd_cert(int argc, char **argv);
 void cmd_cert_usage(FILE *out);
 /* secsipidx's flags (Go flag syntax); argv[0] is "secsipidx" or the subcommand name. */
+int cmd_serve(int argc, char **argv);
+void cmd_serve_usage(FILE *out);
 int cmd_secsipidx(int argc, char **argv);
 void cmd_secsipidx_usage(FILE *out);
 

@@ -26,6 +26,8 @@ static const cli_cmd commands[] = {
      cmd_decode_usage},
     {"cert", "show an STI certificate (file or x5u URL) and whether it is valid", cmd_cert,
      cmd_cert_usage},
+    {"serve", "serve the REST API (sign, check, /v1/pub, metrics) until SIGINT or SIGTERM",
+     cmd_serve, cmd_serve_usage},
     {"secsipidx", "secsipidx's command line (-sign-full, -check, ...) on libsecsipid",
      cmd_secsipidx, cmd_secsipidx_usage},
 };

@@ -3,7 +3,9 @@
  */
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "../http/server.h" /* struct sw_http_conf, struct sw_api: freed here */
 #include "conf.h"
 
 static int64_t system_clock(void)
@@ -79,6 +81,15 @@ void sw_config_unref(struct sw_config *cfg)
     free(cfg->verifier.allow_networks);
     for (i = 0; i < cfg->verifier.ncrl_files; i++)
         free(cfg->verifier.crl_files[i]);
+    free(cfg->http); /* plain data */
+    if (cfg->api != NULL) {
+        sw_key_free(cfg->api->sign_key);
+        free(cfg->api->sign_x5u);
+        sw_pubkey_free(cfg->api->check_key);
+        if (cfg->api->pub_dirfd >= 0)
+            close(cfg->api->pub_dirfd);
+        free(cfg->api);
+    }
     free(cfg->path);
     free(cfg->pid_file);
     free(cfg->user);

@@ -24,6 +24,9 @@
 #include "resolve.h"
 #include "trunk.h"
 
+struct sw_http_conf; /* src/http/server.h */
+struct sw_api;       /* src/http/api.h */
+
 #define SW_MAX_LISTEN 8
 #define SW_DEFAULT_MAX_PARKED 10000
 /* the tcp group's defaults */
@@ -104,7 +107,15 @@ struct sw_config {
     /* how next hops' names are resolved (the top-level dns setting) */
     struct sw_dns dns;
     struct sw_verifier_conf verifier; /* the verifier group, applied to svc->verifier */
-    struct sw_services *svc;          /* borrowed */
+    /*
+     * The http group (the REST API), NULL when the file has none (no HTTP listener), and
+     * the handlers' state built from it at load (sign and check keys loaded, pub_dir
+     * opened; verifier borrowed from svc). Both owned by the configuration; the daemon
+     * fills in api's metrics and ready callbacks before it hands api to the server.
+     */
+    struct sw_http_conf *http;
+    struct sw_api *api;
+    struct sw_services *svc; /* borrowed */
     /* called by the last unref, before freeing (the daemon logs it); may be NULL */
     void (*on_free)(const struct sw_config *cfg);
 };

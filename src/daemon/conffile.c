@@ -17,6 +17,7 @@
  * "sign" in its filters would otherwise be read, found fine, and never used, and its
  * calls would leave unsigned), and the filter must take settings at all.
  */
+#define _GNU_SOURCE /* O_PATH (http.pub_dir) */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
@@ -34,15 +35,20 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
 #include "../core/cfgread.h"
 #include "../core/filter.h"
+#include "../http/server.h"
 #include "conffile.h"
 
 /* ---- the known keys ---------------------------------------------------------------- */
 
-static const char *const top_keys[] = {"listen", "workers",    "pid_file", "user",
-                                       "log",    "udp_rcvbuf", "trunks",   "max_parked",
-                                       "tcp",    "dns",        "verifier", NULL};
+static const char *const top_keys[] = {"listen",     "workers", "pid_file",   "user", "log",
+                                       "udp_rcvbuf", "trunks",  "max_parked", "tcp",  "dns",
+                                       "verifier",   "http",    NULL};
 static const char *const listen_keys[] = {"address", "port", "transport", "advertise", NULL};
 static const char *const log_keys[] = {"syslog", "level", NULL};
 static const char *const trunk_keys[] = {
@@ -71,6 +77,13 @@ static const char *const verifier_keys[] = {"ca_file",
                                             "cache_dir",
                                             "tls_ca_file",
                                             NULL};
+static const char *const http_keys[] = {"listen",   "tls_cert",        "tls_key",    "threads",
+                                        "max_body", "max_connections", "max_per_ip", "timeout",
+                                        "tokens",   "pub_dir",         "sign",       "check",
+                                        NULL};
+static const char *const http_token_keys[] = {"sign", "check", "ops", NULL};
+static const char *const http_sign_keys[] = {"key", "x5u", NULL};
+static const char *const http_check_keys[] = {"key", "max_age", "future_skew", NULL};
 static const char *const tcp_keys[] = {"max_connections", "max_per_source", "partial_timeout",
                                        "trunk_sources_only", NULL};
 
@@ -1006,6 +1019,210 @@ static void check_trunks(struct sw_cfg_errs *e, const config_setting_t *root,
     }
 }
 
+/* ---- the http group (the REST API) -------------------------------------------------------- */
+
+/* A string setting copied into a fixed buffer; 1 when set, 0 when absent, -1 when wrong. */
+static int http_str(struct sw_cfg_errs *e, const config_setting_t *g, const char *key,
+                    const char *what, char *out, size_t size)
+{
+    const char *v = NULL;
+    int rc = sw_cfg_string(e, g, key, what, &v);
+
+    if (rc <= 0)
+        return rc;
+    if (v[0] == '\0' || strlen(v) >= size) {
+        sw_cfg_error(e, config_setting_get_member(g, key), "%s%s must be 1 to %zu characters", what,
+                     key, size - 1);
+        return -1;
+    }
+    memcpy(out, v, strlen(v) + 1);
+    return 1;
+}
+
+/*
+ * tls_cert and tls_key, read now so that -t reports them: the certificate (chain) and the
+ * private key must load and belong together. (The server reads them again at start and on
+ * every SIGHUP; libmicrohttpd's GnuTLS takes what OpenSSL takes here.)
+ */
+static void http_check_tls(struct sw_cfg_errs *e, const config_setting_t *g,
+                           const struct sw_http_conf *hc)
+{
+    const config_setting_t *cs = config_setting_get_member(g, "tls_cert");
+    const config_setting_t *ks = config_setting_get_member(g, "tls_key");
+    X509 *x = NULL;
+    EVP_PKEY *k = NULL;
+    FILE *f;
+
+    if ((f = fopen(hc->tls_cert, "r")) == NULL) {
+        sw_cfg_error(e, cs, "http.tls_cert %s: %s", hc->tls_cert, strerror(errno));
+        return;
+    }
+    x = PEM_read_X509(f, NULL, NULL, NULL);
+    fclose(f);
+    if (x == NULL) {
+        sw_cfg_error(e, cs, "http.tls_cert %s: no PEM certificate in it", hc->tls_cert);
+        return;
+    }
+    if ((f = fopen(hc->tls_key, "r")) == NULL) {
+        sw_cfg_error(e, ks, "http.tls_key %s: %s", hc->tls_key, strerror(errno));
+    } else {
+        k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+        fclose(f);
+        if (k == NULL)
+            sw_cfg_error(e, ks,
+                         "http.tls_key %s: no PEM private key in it (an encrypted key "
+                         "cannot be used)",
+                         hc->tls_key);
+        else if (X509_check_private_key(x, k) != 1)
+            sw_cfg_error(e, ks, "http.tls_key %s is not the key of http.tls_cert %s", hc->tls_key,
+                         hc->tls_cert);
+    }
+    EVP_PKEY_free(k);
+    X509_free(x);
+}
+
+/* A bearer token: printable ASCII without spaces (RFC 6750 §2.1's b64token, loosely). */
+static void http_token(struct sw_cfg_errs *e, const config_setting_t *g, const char *key, char *out,
+                       size_t size)
+{
+    const char *p;
+
+    if (http_str(e, g, key, "http.tokens.", out, size) <= 0)
+        return;
+    for (p = out; *p != '\0'; p++) {
+        if (*p <= ' ' || *p > '~') {
+            sw_cfg_error(e, config_setting_get_member(g, key),
+                         "http.tokens.%s: a token is printable ASCII without spaces", key);
+            out[0] = '\0';
+            return;
+        }
+    }
+}
+
+/* A subgroup of http, or NULL (an error when it is there but not a group). */
+static const config_setting_t *http_group(struct sw_cfg_errs *e, const config_setting_t *g,
+                                          const char *key, const char *const *known)
+{
+    const config_setting_t *s = config_setting_get_member(g, key);
+    char what[32];
+
+    if (s == NULL)
+        return NULL;
+    snprintf(what, sizeof(what), "http.%s", key);
+    if (config_setting_type(s) != CONFIG_TYPE_GROUP) {
+        sw_cfg_error(e, s, "%s must be a group: { ... }", what);
+        return NULL;
+    }
+    sw_cfg_check_keys(e, s, known, NULL, what);
+    return s;
+}
+
+/*
+ * The http group: the REST API's listener and the state of its handlers. Everything it
+ * names is opened here (TLS files, keys, pub_dir), so that `stirwired -t` reports a
+ * missing or wrong file at its line and a reload with such a file changes nothing.
+ */
+static void parse_http(struct sw_cfg_errs *e, const config_setting_t *root, struct sw_config *cfg)
+{
+    const config_setting_t *g = config_setting_get_member(root, "http"), *s;
+    struct sw_http_conf *hc;
+    struct sw_api *api;
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    sw_ctx *ctx;
+    int v;
+
+    if (g == NULL)
+        return; /* no group, no HTTP listener */
+    if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
+        sw_cfg_error(e, g, "http must be a group: { listen = \"127.0.0.1:8090\"; ... }");
+        return;
+    }
+    hc = calloc(1, sizeof(*hc));
+    api = calloc(1, sizeof(*api));
+    ctx = sw_ctx_new();
+    if (hc == NULL || api == NULL || ctx == NULL) {
+        free(hc);
+        free(api);
+        sw_ctx_free(ctx);
+        sw_cfg_error(e, g, "out of memory");
+        return;
+    }
+    cfg->http = hc;
+    cfg->api = api;
+    api->pub_dirfd = -1;
+    sw_http_conf_init(hc);
+    sw_cfg_check_keys(e, g, http_keys, NULL, "http");
+
+    if (http_str(e, g, "listen", "http.", hc->listen, sizeof(hc->listen)) > 0 &&
+        (sw_http_parse_listen(hc->listen, &ss, &sl) != 0 ||
+         ((struct sockaddr_in *)&ss)->sin_port == 0))
+        sw_cfg_error(e, config_setting_get_member(g, "listen"),
+                     "http.listen \"%s\" must be ADDR:PORT or [ADDR]:PORT with a numeric address "
+                     "and a port of 1 to 65535",
+                     hc->listen);
+    http_str(e, g, "tls_cert", "http.", hc->tls_cert, sizeof(hc->tls_cert));
+    http_str(e, g, "tls_key", "http.", hc->tls_key, sizeof(hc->tls_key));
+    if ((hc->tls_cert[0] != '\0') != (hc->tls_key[0] != '\0'))
+        sw_cfg_error(e, g, "http: tls_cert and tls_key go together (HTTPS needs both)");
+    else if (hc->tls_cert[0] != '\0')
+        http_check_tls(e, g, hc);
+    sw_cfg_int(e, g, "threads", "http.", 1, SW_HTTP_MAX_THREADS, &hc->threads);
+    sw_cfg_int(e, g, "max_body", "http.", 0, SW_HTTP_MAX_BODY_LIMIT, &hc->max_body);
+    sw_cfg_int(e, g, "max_connections", "http.", 1, 100000, &hc->max_connections);
+    sw_cfg_int(e, g, "max_per_ip", "http.", 0, 100000, &hc->max_per_ip);
+    sw_cfg_int(e, g, "timeout", "http.", 1, 3600, &hc->timeout);
+
+    if ((s = http_group(e, g, "tokens", http_token_keys)) != NULL) {
+        http_token(e, s, "sign", hc->token_sign, sizeof(hc->token_sign));
+        http_token(e, s, "check", hc->token_check, sizeof(hc->token_check));
+        http_token(e, s, "ops", hc->token_ops, sizeof(hc->token_ops));
+    }
+    if (http_str(e, g, "pub_dir", "http.", hc->pub_dir, sizeof(hc->pub_dir)) > 0 &&
+        (api->pub_dirfd = open(hc->pub_dir, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+        sw_cfg_error(e, config_setting_get_member(g, "pub_dir"), "http.pub_dir %s: %s", hc->pub_dir,
+                     strerror(errno));
+
+    if ((s = http_group(e, g, "sign", http_sign_keys)) != NULL) {
+        if (http_str(e, s, "key", "http.sign.", hc->sign_key, sizeof(hc->sign_key)) == 0)
+            sw_cfg_error(e, s, "http.sign: key is missing (the signing key's PEM file)");
+        else if (hc->sign_key[0] != '\0' &&
+                 sw_key_load_file(ctx, hc->sign_key, &api->sign_key) != SW_OK)
+            sw_cfg_error(e, config_setting_get_member(s, "key"), "http.sign.key %s: %s",
+                         hc->sign_key, sw_errmsg(ctx));
+        if (http_str(e, s, "x5u", "http.sign.", hc->sign_x5u, sizeof(hc->sign_x5u)) > 0) {
+            if (strncmp(hc->sign_x5u, "https://", 8) != 0 &&
+                strncmp(hc->sign_x5u, "http://", 7) != 0)
+                sw_cfg_error(e, config_setting_get_member(s, "x5u"),
+                             "http.sign.x5u \"%s\" must be an https:// (or http://) URL",
+                             hc->sign_x5u);
+            else if ((api->sign_x5u = strdup(hc->sign_x5u)) == NULL)
+                sw_cfg_error(e, s, "out of memory");
+        }
+    }
+    if ((s = http_group(e, g, "check", http_check_keys)) != NULL) {
+        if (http_str(e, s, "key", "http.check.", hc->check_key, sizeof(hc->check_key)) > 0 &&
+            sw_pubkey_load_file(ctx, hc->check_key, &api->check_key) != SW_OK)
+            sw_cfg_error(e, config_setting_get_member(s, "key"), "http.check.key %s: %s",
+                         hc->check_key, sw_errmsg(ctx));
+        /* secsipidx's expire 0 rejects every token: here max_age is at least 1 */
+        if (sw_cfg_int(e, s, "max_age", "http.check.", 1, 86400 * 366, &v) > 0)
+            hc->max_age = v;
+        if (sw_cfg_int(e, s, "future_skew", "http.check.", 0, 3600, &v) > 0)
+            hc->future_skew = v;
+    }
+    api->max_age = hc->max_age;
+    api->future_skew = hc->future_skew;
+    /*
+     * The one verifier of the process: /v1/check and /v2/verify without check.key fetch
+     * and check certificates through it (its trust is the verifier group), and /metrics
+     * shows its cache. Made here when no verify filter made it yet.
+     */
+    if (cfg->svc != NULL && (api->verifier = sw_services_verifier(cfg->svc)) == NULL)
+        sw_cfg_error(e, g, "http: out of memory (verifier)");
+    sw_ctx_free(ctx);
+}
+
 static void parse_top(struct sw_cfg_errs *e, const config_setting_t *root, struct sw_config *cfg)
 {
     const char *s = NULL;
@@ -1038,6 +1255,7 @@ static void parse_top(struct sw_cfg_errs *e, const config_setting_t *root, struc
     parse_trunks(e, root, cfg);
     check_trunks(e, root, cfg);
     check_verify_anchors(e, root, cfg);
+    parse_http(e, root, cfg);
 }
 
 /* ---- the API ------------------------------------------------------------------------ */

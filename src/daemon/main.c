@@ -3,7 +3,8 @@
  *
  * Order matters, as in relayd: load and validate the whole configuration first (so -t and
  * a bad start fail before anything is bound), bind every socket, drop privileges, go to
- * the background, write the pid file, start the workers. Then the main thread only waits
+ * the background, write the pid file, start the workers, then the REST API's server (the
+ * http group; its threads must start after daemon()). Then the main thread only waits
  * for signals: SIGHUP builds a new configuration beside the running one and swaps it in
  * (a bad one leaves the old running and says why; the old one is freed when the last
  * message parked under it has left), SIGUSR1 logs the counters, SIGTERM
@@ -15,6 +16,7 @@
 #endif
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <getopt.h>
 #include <grp.h>
 #include <pwd.h>
@@ -28,6 +30,9 @@
 #include <unistd.h>
 
 #include "../core/resolve.h"
+#include "../http/api.h"
+#include "../http/metrics.h"
+#include "../http/server.h"
 #include "../proxy/hopmon.h"
 #include "../proxy/net.h"
 #include "conffile.h"
@@ -45,6 +50,16 @@
 #define SUMMARY_INTERVAL 60 /* seconds between counter summaries in the log */
 
 static struct sw_hopmon *hopmon; /* re-resolves next hops and checks their health */
+
+/*
+ * The REST API (the http group): its server, and what its /metrics and /readyz read. The
+ * handlers run on the server's threads, so these are set before the server starts and
+ * cleared only after it has stopped (sw_http_stop waits for the requests in hand).
+ */
+static _Atomic(struct sw_http *) http;
+static struct sw_net *metrics_net;
+static struct sw_services *metrics_svc;
+static atomic_int workers_ready; /* 1 while the workers run: GET /readyz */
 
 static void usage(FILE *f)
 {
@@ -89,6 +104,113 @@ static void log_stats(struct sw_net *net, struct sw_services *svc, const char *w
 static void config_freed(const struct sw_config *cfg)
 {
     sw_log(LOG_INFO, "configuration #%u of %s freed", cfg->generation, cfg->path);
+}
+
+/*
+ * GET /metrics: the workers' counters summed (as SIGUSR1 logs them), the verifier's, and
+ * the HTTP layer's own. Runs on an HTTP thread; the sums are a glance at counters the
+ * workers write without locks (each a 64-bit word), as for the log.
+ */
+static char *http_metrics(void *arg)
+{
+    struct sw_stats s;
+    struct sw_http *h = atomic_load(&http);
+    size_t cl, hl;
+    char *core, *out;
+
+    (void)arg;
+    sw_net_stats(metrics_net, &s, NULL, NULL);
+    sw_hopmon_stats(hopmon, &s);
+    if ((core = sw_metrics_text(&s, metrics_svc->verifier)) == NULL)
+        return NULL;
+    cl = strlen(core);
+    hl = sw_http_metrics(h, NULL, 0);
+    for (;;) {
+        size_t got;
+        if ((out = realloc(core, cl + hl + 1)) == NULL) {
+            free(core);
+            return NULL;
+        }
+        core = out;
+        /* the counters may grow between the two calls: measure again until it fits */
+        if ((got = sw_http_metrics(h, out + cl, hl + 1)) <= hl)
+            return out;
+        hl = got;
+    }
+}
+
+static int http_ready(void *arg)
+{
+    (void)arg;
+    return atomic_load(&workers_ready);
+}
+
+/* The server no longer uses a configuration's api: drop the reference it held. */
+static void http_release(struct sw_api *api, void *arg)
+{
+    (void)api;
+    sw_config_unref(arg);
+}
+
+static void http_error_log(void *arg, const char *line)
+{
+    (void)arg;
+    sw_log(LOG_WARNING, "http: %s", line);
+}
+
+static void http_access_log(void *arg, const char *method, const char *path, int status,
+                            uint64_t bytes, double ms)
+{
+    (void)arg;
+    sw_log(LOG_DEBUG, "http: %s %s %d %llu bytes %.1f ms", method, path, status,
+           (unsigned long long)bytes, ms);
+}
+
+/*
+ * Puts cfg's http group in service: starts the server (first time, or a group added by a
+ * reload), hands it cfg's api (a reload), or stops it (the group was removed). The server
+ * holds a reference to cfg for as long as it uses cfg's api. Returns 0, or -1 with the
+ * reason in errs (the running server, if any, is unchanged).
+ */
+static int http_apply(struct sw_config *cfg, char *errs, size_t len)
+{
+    struct sw_http_conf hc;
+    struct sw_http *h = atomic_load(&http);
+    int rc;
+
+    errs[0] = '\0';
+    if (cfg->http == NULL) {
+        if (h != NULL) {
+            atomic_store(&http, NULL);
+            sw_http_stop(h);
+            sw_log(LOG_NOTICE, "http: no http group any more: the REST API listener is closed");
+        }
+        return 0;
+    }
+    cfg->api->metrics = http_metrics;
+    cfg->api->ready = http_ready;
+    hc = *cfg->http;
+    hc.api_release = http_release;
+    hc.api_release_arg = sw_config_ref(cfg);
+    hc.error_log = http_error_log;
+    hc.access_log = http_access_log;
+    if (h == NULL) {
+        if ((h = sw_http_start(&hc, sw_http_routes, cfg->api, errs, len)) == NULL) {
+            sw_config_unref(cfg);
+            return -1;
+        }
+        atomic_store(&http, h);
+        sw_log(LOG_NOTICE, "http: REST API on %s%s (port %d)", hc.listen,
+               hc.tls_cert[0] != '\0' ? " with TLS" : "", sw_http_port(h));
+        return 0;
+    }
+    if ((rc = sw_http_reload(h, &hc, cfg->api, errs, len)) < 0) {
+        sw_config_unref(cfg);
+        return -1;
+    }
+    if (rc > 0)
+        sw_log(LOG_WARNING, "reload: %s", errs);
+    return 0;
 }
 
 /* Logs each line of a multi-line error buffer. */
@@ -317,6 +439,14 @@ int main(int argc, char **argv)
     /* after the workers run: the x5u check has its own thread and never delays them */
     sw_signcheck_expiry(cfg, (int64_t)time(NULL), warn_log);
     sw_signcheck_x5u_start(cfg);
+    /* the REST API, once the workers run (its threads start after daemon()) */
+    metrics_net = net;
+    metrics_svc = &svc;
+    atomic_store(&workers_ready, 1);
+    if (http_apply(cfg, errs, ERRBUF) != 0) {
+        sw_log(LOG_ERR, "%s", errs);
+        return 1;
+    }
 
     for (;;) {
         sig = sigtimedwait(&sigs, NULL, &tick);
@@ -355,6 +485,9 @@ int main(int argc, char **argv)
             next->on_free = config_freed;
             sw_signcheck_expiry(next, (int64_t)time(NULL), warn_log);
             sw_signcheck_x5u_start(next);
+            /* the REST API: a bad TLS file leaves the running server and its api in place */
+            if (http_apply(next, errs, ERRBUF) != 0)
+                sw_log(LOG_ERR, "reload: %s; the running REST API configuration stays", errs);
             sw_net_set_config(net, next);
             sw_hopmon_set_config(hopmon, next);
             {
@@ -377,6 +510,9 @@ int main(int argc, char **argv)
             break;
         }
     }
+    /* the REST API first: its /metrics reads the workers' counters */
+    atomic_store(&workers_ready, 0);
+    sw_http_stop(atomic_exchange(&http, NULL));
     sw_net_stop(net);
     log_stats(net, &svc, "at exit");
     sw_hopmon_stop(hopmon);

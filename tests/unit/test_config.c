@@ -25,6 +25,7 @@
 
 #include "../../src/core/filter.h"
 #include "../../src/daemon/conffile.h"
+#include "../../src/http/server.h"
 
 struct fixture {
     char dir[64];
@@ -935,11 +936,94 @@ static void verifier_is_applied_only_from_a_valid_file_and_kept(void **state)
     sw_services_clear(&svc);
 }
 
+/* ---- the http group ---------------------------------------------------------------- */
+
+static void no_http_group_means_no_listener(void **state)
+{
+    struct fixture *f = *state;
+    const struct sw_config *c = load_ok(f, LISTEN);
+
+    assert_null(c->http);
+    assert_null(c->api);
+}
+
+static void loads_the_http_group_with_its_keys_and_defaults(void **state)
+{
+    struct fixture *f = *state;
+    char key[160], text[1400];
+    const struct sw_config *c;
+
+    snprintf(key, sizeof(key), "%s/key.pem", f->dir);
+    write_key(key);
+    snprintf(text, sizeof(text),
+             LISTEN "http = { listen = \"[::1]:8091\"; threads = 3; max_body = 1000;\n"
+                    "  tokens = { sign = \"s3cret\"; ops = \"m\"; };\n"
+                    "  pub_dir = \"%s\";\n"
+                    "  sign = { key = \"%s\"; x5u = \"https://certs.example.net/sp.pem\"; };\n"
+                    "  check = { key = \"%s\"; max_age = 90; };\n};\n",
+             f->dir, key, key);
+    c = load_ok(f, text);
+    assert_non_null(c->http);
+    assert_non_null(c->api);
+    assert_string_equal(c->http->listen, "[::1]:8091");
+    assert_int_equal(c->http->threads, 3);
+    assert_int_equal(c->http->max_body, 1000);
+    assert_int_equal(c->http->max_connections, SW_HTTP_DEFAULT_MAX_CONNECTIONS);
+    assert_int_equal(c->http->timeout, SW_HTTP_DEFAULT_TIMEOUT);
+    assert_string_equal(c->http->token_sign, "s3cret");
+    assert_string_equal(c->http->token_check, "");
+    assert_string_equal(c->http->token_ops, "m");
+    assert_non_null(c->api->sign_key);
+    assert_string_equal(c->api->sign_x5u, "https://certs.example.net/sp.pem");
+    assert_non_null(c->api->check_key);
+    assert_true(c->api->pub_dirfd >= 0);
+    assert_int_equal(c->api->max_age, 90);
+    assert_int_equal(c->api->future_skew, SW_HTTP_DEFAULT_FUTURE_SKEW);
+    sw_config_unref(f->cfg);
+    f->cfg = NULL;
+    unlink(key);
+}
+
+static void reports_every_http_error_at_its_line(void **state)
+{
+    struct fixture *f = *state;
+
+    load_bad(f, LISTEN "http = {\n"                                                         /* 2 */
+                       "  listn = \"127.0.0.1:8090\";\n"                                    /* 3 */
+                       "  tls_cert = \"/nonexistent/cert.pem\";\n"                          /* 4 */
+                       "  threads = 0;\n"                                                   /* 5 */
+                       "  tokens = { sign = \"a b\"; chek = \"x\"; };\n"                    /* 6 */
+                       "  pub_dir = \"/nonexistent/pub\";\n"                                /* 7 */
+                       "  sign = { key = \"/nonexistent/key.pem\"; x5u = \"ftp://x\"; };\n" /* 8 */
+                       "  check = { max_age = 0; };\n"                                      /* 9 */
+                       "};\n"
+                       "http2 = 1;\n");
+    has_error(f, 3, "listn", "listen", NULL);
+    has_error(f, 2, "tls_cert and tls_key go together", NULL);
+    has_error(f, 5, "threads", NULL);
+    has_error(f, 6, "tokens.sign", "printable", NULL);
+    has_error(f, 6, "chek", "check", NULL);
+    has_error(f, 7, "pub_dir", "/nonexistent/pub", NULL);
+    has_error(f, 8, "sign.key", "/nonexistent/key.pem", NULL);
+    has_error(f, 8, "x5u", "ftp://x", NULL);
+    has_error(f, 9, "max_age", NULL);
+    has_error(f, 11, "http2", "http", NULL);
+    load_bad(f, LISTEN "http = { listen = \"localhost:8090\"; };\n");
+    has_error(f, 2, "http.listen", "ADDR:PORT", NULL);
+    load_bad(f, LISTEN "http = { listen = \"127.0.0.1:0\"; };\n");
+    has_error(f, 2, "http.listen", NULL);
+    load_bad(f, LISTEN "http = { tls_cert = \"/nonexistent/c.pem\"; tls_key = \"/x.key\"; };\n");
+    has_error(f, 2, "http.tls_cert /nonexistent/c.pem", NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
         T(loads_every_field_of_a_full_file),
+        T(no_http_group_means_no_listener),
+        T(loads_the_http_group_with_its_keys_and_defaults),
+        T(reports_every_http_error_at_its_line),
         T(absent_settings_take_their_defaults),
         T(reports_an_unknown_top_level_key_naming_the_known_ones),
         T(reports_an_unknown_trunk_key),
