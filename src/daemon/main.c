@@ -315,7 +315,7 @@ int main(int argc, char **argv)
     sw_log(LOG_NOTICE, "stirwired %s started: %d worker%s, %zu listener%s, %zu trunk%s, from %s",
            PACKAGE_VERSION, nworkers, nworkers == 1 ? "" : "s", cfg->nlisten,
            cfg->nlisten == 1 ? "" : "s", cfg->ntrunks, cfg->ntrunks == 1 ? "" : "s", path);
-    sw_notify("READY=1\nSTATUS=configuration #%u, %zu trunks", generation, cfg->ntrunks);
+    sw_notify("READY=1\nSTATUS=configuration #%u, %zu trunk(s)", generation, cfg->ntrunks);
     /* after the workers run: the x5u check has its own thread and never delays them */
     sw_signcheck_expiry(cfg, (int64_t)time(NULL), warn_log);
     sw_signcheck_x5u_start(cfg);
@@ -375,7 +375,7 @@ int main(int argc, char **argv)
             sw_log_set_level(cfg->log_level);
             sw_log(LOG_NOTICE, "reloaded %s: configuration #%u, %zu trunk%s", path, cfg->generation,
                    cfg->ntrunks, cfg->ntrunks == 1 ? "" : "s");
-            sw_notify("READY=1\nSTATUS=configuration #%u, %zu trunks", cfg->generation,
+            sw_notify("READY=1\nSTATUS=configuration #%u, %zu trunk(s)", cfg->generation,
                       cfg->ntrunks);
         } else {
             sw_log(LOG_NOTICE, "%s: finishing the messages in hand and stopping",
