@@ -241,7 +241,7 @@ notify_name="@stirwire-deb-test/$$"
 python3 "$here/sippeer.py" notify "$notify_name" "$work/notify" >"$work/notify.out" &
 bg_pids+=($!)
 check "the UAS and the notify socket are up" \
-    sh -c "$(declare -f waitfor); waitfor '$work/uas.out' ready 10 && waitfor '$work/notify.out' ready 10"
+    eval "waitfor '$work/uas.out' ready 10 && waitfor '$work/notify.out' ready 10"
 
 # ExecStart, with the test's file for -c, as systemd would run it: User=, its
 # AmbientCapabilities= (setpriv: inheritable and ambient), LimitNOFILE=, NOTIFY_SOCKET
