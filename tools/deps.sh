@@ -24,6 +24,9 @@ packages=(
     libsecsipid-dev kamailio kamailio-secsipid-modules
     # the local HTTPS server that integration tests fetch x5u certificates from
     python3
+    # the Debian packages (tests/packaging/deb.sh): dpkg-buildpackage, dh, the system
+    # user, systemd-analyze verify, logrotate -d on the snippet
+    debhelper dpkg-dev fakeroot adduser systemd logrotate
 )
 
 if [ "${1:-}" = "--list" ]; then

@@ -9,6 +9,9 @@
 #   format      tools/check-format.sh
 #   fuzz        tools/fuzz.sh 30 (every libFuzzer target, 30 s each)
 #   distcheck   make distcheck in build/ (the tarball builds, installs and passes its unit tests)
+#   deb         tests/packaging/deb.sh: the Debian packages build from a clean copy, install,
+#               run (stirwired from its unit's ExecStart), and are purged; needs root,
+#               skipped with a message otherwise
 # A failing make check prints the logs of the tests that failed. Takes a few minutes on
 # two cores. Set JOBS to change make's parallelism (default 2).
 set -euo pipefail
@@ -126,6 +129,17 @@ if ! make -C "$top/build" -s -j"$jobs" distcheck TESTS="$quick_tests" \
 fi
 grep -A1 'archives ready for distribution' "$top/build/distcheck.out" | tail -n 1 |
     sed 's/^/tarball: build\//' || true
+done_stage
+
+banner deb "tests/packaging/deb.sh (dpkg-buildpackage, install, run, purge)"
+# The tests already ran: the package build skips them (DEB_BUILD_OPTIONS=nocheck).
+rc=0
+JOBS="$jobs" bash "$top/tests/packaging/deb.sh" || rc=$?
+if [ $rc -eq 77 ]; then
+    echo "deb: skipped (not root; CI runs it as root)"
+elif [ $rc -ne 0 ]; then
+    die "the Debian packages failed (FAIL lines above)"
+fi
 done_stage
 
 stage=""

@@ -36,6 +36,7 @@
 #include "../proxy/hopmon.h"
 #include "../proxy/net.h"
 #include "conffile.h"
+#include "notify.h"
 #include "signcheck.h"
 #include "../core/log.h"
 
@@ -436,6 +437,7 @@ int main(int argc, char **argv)
     sw_log(LOG_NOTICE, "stirwired %s started: %d worker%s, %zu listener%s, %zu trunk%s, from %s",
            PACKAGE_VERSION, nworkers, nworkers == 1 ? "" : "s", cfg->nlisten,
            cfg->nlisten == 1 ? "" : "s", cfg->ntrunks, cfg->ntrunks == 1 ? "" : "s", path);
+    sw_notify("READY=1\nSTATUS=configuration #%u, %zu trunk(s)", generation, cfg->ntrunks);
     /* after the workers run: the x5u check has its own thread and never delays them */
     sw_signcheck_expiry(cfg, (int64_t)time(NULL), warn_log);
     sw_signcheck_x5u_start(cfg);
@@ -461,10 +463,12 @@ int main(int argc, char **argv)
         if (sig == SIGUSR1) {
             log_stats(net, &svc, "counters");
         } else if (sig == SIGHUP) {
+            sw_notify("RELOADING=1");
             errs[0] = '\0';
             if (sw_config_load(path, &svc, &next, errs, ERRBUF) != 0) {
                 log_lines(LOG_ERR, "reload: ", errs);
                 sw_log(LOG_ERR, "reload failed: the running configuration stays in force");
+                sw_notify("READY=1\nSTATUS=reload failed, configuration #%u", cfg->generation);
                 continue;
             }
             if (!same_listeners(cfg, next))
@@ -504,9 +508,12 @@ int main(int argc, char **argv)
             sw_log_set_level(cfg->log_level);
             sw_log(LOG_NOTICE, "reloaded %s: configuration #%u, %zu trunk%s", path, cfg->generation,
                    cfg->ntrunks, cfg->ntrunks == 1 ? "" : "s");
+            sw_notify("READY=1\nSTATUS=configuration #%u, %zu trunk(s)", cfg->generation,
+                      cfg->ntrunks);
         } else {
             sw_log(LOG_NOTICE, "%s: finishing the messages in hand and stopping",
                    sig == SIGTERM ? "SIGTERM" : "SIGINT");
+            sw_notify("STOPPING=1");
             break;
         }
     }
