@@ -49,12 +49,13 @@ void cmd_serve_usage(FILE *out)
         "  --tls-cert FILE     HTTPS with this certificate (chain) and --tls-key FILE\n"
         "  --max-age S         seconds a token stays fresh for check/verify (default %d)\n"
         "  --threads N         server threads (default %d)\n"
+        "  --idle-timeout S    seconds a connection may stay idle (default %d)\n"
         "  -v                  log one line per request to stderr\n"
         "\n"
         "Fetch options (without --check-key):\n"
         "%s",
         CLI_PROG, SW_HTTP_DEFAULT_LISTEN, SW_HTTP_DEFAULT_MAX_AGE, SW_HTTP_DEFAULT_THREADS,
-        cli_fetch_help);
+        SW_HTTP_DEFAULT_TIMEOUT, cli_fetch_help);
 }
 
 static void access_log(void *arg, const char *method, const char *path, int status, uint64_t bytes,
@@ -96,6 +97,7 @@ int cmd_serve(int argc, char **argv)
         OPT_TLS_KEY,
         OPT_MAX_AGE,
         OPT_THREADS,
+        OPT_IDLE_TIMEOUT,
     };
     static const struct option longopts[] = {
         {"listen", required_argument, NULL, OPT_LISTEN},
@@ -110,6 +112,7 @@ int cmd_serve(int argc, char **argv)
         {"tls-key", required_argument, NULL, OPT_TLS_KEY},
         {"max-age", required_argument, NULL, OPT_MAX_AGE},
         {"threads", required_argument, NULL, OPT_THREADS},
+        {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         CLI_FETCH_LONGOPTS,
@@ -181,6 +184,11 @@ int cmd_serve(int argc, char **argv)
             if (cli_parse_i64(CMD, "--threads", optarg, 1, SW_HTTP_MAX_THREADS, &n) != 0)
                 return CLI_EXIT_USAGE;
             hc.threads = (int)n;
+            break;
+        case OPT_IDLE_TIMEOUT: /* --timeout is the certificate fetch's (cli_fetch_opts) */
+            if (cli_parse_i64(CMD, "--idle-timeout", optarg, 1, 3600, &n) != 0)
+                return CLI_EXIT_USAGE;
+            hc.timeout = (int)n;
             break;
         case 'v':
             verbose = 1;

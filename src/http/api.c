@@ -759,7 +759,12 @@ static json_t *parse_body(struct sw_http_req *req, struct sw_http_resp *resp)
     json_t *in, *o;
 
     if ((in = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
-        if ((o = error_object("BAD_JSON", "the body is not valid JSON", jerr.text)) != NULL) {
+        char where[sizeof(jerr.text) + 48];
+
+        /* the place in words for people, and as numbers for programs */
+        snprintf(where, sizeof(where), "%s (line %d, column %d)", jerr.text, jerr.line,
+                 jerr.column);
+        if ((o = error_object("BAD_JSON", "the body is not valid JSON", where)) != NULL) {
             jset(o, "line", json_integer(jerr.line));
             jset(o, "column", json_integer(jerr.column));
         }
@@ -849,10 +854,20 @@ static json_t *v2_sign_one(const struct sw_api *api, sw_ctx *ctx, json_t *in, in
                  key);
         return error_object("BAD_REQUEST", msg, NULL);
     }
-    if (!json_is_string(v = json_object_get(in, "orig")))
-        return error_object("BAD_REQUEST", "orig must be a string (the calling number)", NULL);
+    /*
+     * orig and dest as plain numbers, or as a PASSporT writes them (RFC 8225 section 5.2:
+     * {"tn": ...}), so that a payload decoded elsewhere can be sent back as it is.
+     */
+    v = json_object_get(in, "orig");
+    if (json_is_object(v))
+        v = json_object_get(v, "tn");
+    if (!json_is_string(v))
+        return error_object("BAD_REQUEST",
+                            "orig must be a string (the calling number) or {\"tn\": string}", NULL);
     s.orig = json_string_value(v);
     v = json_object_get(in, "dest");
+    if (json_is_object(v))
+        v = json_object_get(v, "tn");
     if (json_is_string(v)) {
         s.dests[s.ndest++] = json_string_value(v);
     } else if (json_is_array(v) && json_array_size(v) >= 1 && json_array_size(v) <= 8) {
@@ -862,7 +877,8 @@ static json_t *v2_sign_one(const struct sw_api *api, sw_ctx *ctx, json_t *in, in
             s.dests[s.ndest++] = json_string_value(json_array_get(v, i));
         }
     } else {
-        return error_object("BAD_REQUEST", "dest must be a string or an array of 1 to 8 strings",
+        return error_object("BAD_REQUEST",
+                            "dest must be a string, an array of 1 to 8 strings, or {\"tn\": ...}",
                             NULL);
     }
     if (!json_is_string(v = json_object_get(in, "attest")) ||
