@@ -236,6 +236,9 @@ static int drop_privileges(const char *user)
         sw_log(LOG_ERR, "user %s does not exist", user);
         return -1;
     }
+    /* already that user (systemd's User=, as the packaged unit runs us): nothing to drop */
+    if (getuid() == pw->pw_uid && geteuid() == pw->pw_uid)
+        return 0;
     if (setgroups(1, &pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
         sw_log(LOG_ERR, "cannot become user %s: %s", user, strerror(errno));
         return -1;

@@ -45,7 +45,7 @@
 #define SW_PUB_MAX_NAME 1024
 
 /*
- * Content types. The contract of the REST API says application/x-pem-file for PEM, the
+ * Content types. PEM is served as application/x-pem-file, the
  * type our own test HTTPS server (tests/integration/https_server.py) and most CDNs use for
  * x5u files. secsipidx does not have a fixed answer: Go's mime package takes the host's
  * MIME database, so on a Debian host with shared-mime-info it says

@@ -27,7 +27,7 @@
 
 #include "api.h"
 
-/* Defaults of the http group (the contract in DESIGN.md / stirwired(8)). */
+/* Defaults of the http group (stirwired(8) documents them). */
 #define SW_HTTP_DEFAULT_LISTEN "127.0.0.1:8090"
 #define SW_HTTP_DEFAULT_THREADS 2
 #define SW_HTTP_DEFAULT_MAX_BODY 65536

@@ -55,7 +55,7 @@ want() {
 }
 
 # json_error WHAT: the last req's answer is a JSON error object, {"error": "NAME", "message": ...},
-# with a JSON content type (the contract's form of every error).
+# with a JSON content type (the form of every error the API answers).
 json_error() {
     local ct
     ct="$(header "$last" content-type)"
