@@ -43,25 +43,6 @@ void __wrap_sw_http_wake(void *wake_arg, sw_err result)
     atomic_fetch_add(&wakes, 1);
 }
 
-/*
- * pub.c and metrics.c are other files of src/libswhttp.la; while they are not there, these
- * stand-ins (weak: never chosen over a real definition) let the routing table link. No
- * test here calls them.
- */
-__attribute__((weak)) enum sw_http_rc sw_api_pub(const struct sw_api *api, struct sw_http_req *req,
-                                                 struct sw_http_resp *resp)
-{
-    sw_http_error(resp, 404, "NOT_FOUND", "no pub_dir");
-    return SW_HTTP_DONE;
-}
-
-__attribute__((weak)) enum sw_http_rc
-sw_api_metrics(const struct sw_api *api, struct sw_http_req *req, struct sw_http_resp *resp)
-{
-    sw_http_error(resp, 404, "NOT_FOUND", "no metrics");
-    return SW_HTTP_DONE;
-}
-
 /* One call of a handler, as the server makes it. */
 struct call {
     struct sw_http_req req;

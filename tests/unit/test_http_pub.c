@@ -5,11 +5,6 @@
  * pointing out and in, directories, a FIFO, hidden files, a big file, "..", encoded
  * traversal in the raw path, absolute paths, empty components), with both ways of opening
  * (openat2 and the O_NOFOLLOW walk).
- *
- * sw_http_error lives in src/http/api.c (another part of the REST API). So that this test
- * does not depend on it, a minimal one is defined here as a weak symbol: when api.c is in
- * libswhttp.la and gets linked, the real one wins and the checks below (status, error
- * name in the body) still hold.
  */
 #define _GNU_SOURCE
 #include <stdarg.h>
@@ -30,24 +25,6 @@
 #include <unistd.h>
 
 #include "../../src/http/pub.h"
-
-__attribute__((weak)) void sw_http_error(struct sw_http_resp *resp, int status, const char *error,
-                                         const char *fmt, ...)
-{
-    char msg[256];
-    va_list ap;
-    int n;
-
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    resp->status = status;
-    resp->content_type = "application/json";
-    n = snprintf(NULL, 0, "{\"error\":\"%s\",\"message\":\"%s\"}", error, msg);
-    resp->body = malloc((size_t)n + 1);
-    snprintf(resp->body, (size_t)n + 1, "{\"error\":\"%s\",\"message\":\"%s\"}", error, msg);
-    resp->body_len = (size_t)n;
-}
 
 static char root[64];
 static struct sw_api api;
