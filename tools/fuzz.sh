@@ -15,7 +15,8 @@
 # fuzz_sip (the SIP message layer: framing, parsing, header readers, splicing) is built
 # from src/sip/*.c alone and needs libosip2-dev (-losipparser2); fuzz_stir (stir_verify()
 # on whole SIP requests: several Identity headers, div, compact form, hostile numbers)
-# from the library and src/sip's readers.
+# from the library and src/sip's readers; fuzz_http (the REST API's handlers) from those
+# and src/http/api.c, pub.c.
 set -eu
 
 seconds=${1:-60}
@@ -84,7 +85,17 @@ echo "fuzz.sh: building fuzz_stir" >&2
     "$top"/src/sip/stir.c "$top/tests/fuzz/fuzz_stir.c" $libs -losipparser2 -pthread \
     -o "$build/fuzz_stir"
 
+# fuzz_http: the REST API's handlers (src/http/api.c, pub.c) on bodies and /v1/pub/ paths
+echo "fuzz.sh: building fuzz_http" >&2
+# shellcheck disable=SC2086  # pkg-config output is meant to be split
+"$cc" -g -O1 -fno-omit-frame-pointer \
+    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+    -I"$top/src/lib" "$top"/src/lib/*.c "$top"/src/sip/sipmsg.c "$top"/src/sip/fields.c \
+    "$top"/src/sip/stir.c "$top"/src/http/api.c "$top"/src/http/pub.c \
+    "$top/tests/fuzz/fuzz_http.c" $libs -losipparser2 -pthread -o "$build/fuzz_http"
+
 failed=
+run fuzz_http http 16384 || failed="$failed fuzz_http"
 run fuzz_identity identity 10000 || failed="$failed fuzz_identity"
 run fuzz_stir stir 8192 || failed="$failed fuzz_stir"
 run fuzz_tnauth tnauth 8192 || failed="$failed fuzz_tnauth"
