@@ -440,7 +440,6 @@ int main(int argc, char **argv)
     sw_log(LOG_NOTICE, "stirwired %s started: %d worker%s, %zu listener%s, %zu trunk%s, from %s",
            PACKAGE_VERSION, nworkers, nworkers == 1 ? "" : "s", cfg->nlisten,
            cfg->nlisten == 1 ? "" : "s", cfg->ntrunks, cfg->ntrunks == 1 ? "" : "s", path);
-    sw_notify("READY=1\nSTATUS=configuration #%u, %zu trunk(s)", generation, cfg->ntrunks);
     /* after the workers run: the x5u check has its own thread and never delays them */
     sw_signcheck_expiry(cfg, (int64_t)time(NULL), warn_log);
     sw_signcheck_x5u_start(cfg);
@@ -452,6 +451,8 @@ int main(int argc, char **argv)
         sw_log(LOG_ERR, "%s", errs);
         return 1;
     }
+    /* ready for systemd once everything serves, the REST API included */
+    sw_notify("READY=1\nSTATUS=configuration #%u, %zu trunk(s)", generation, cfg->ntrunks);
 
     for (;;) {
         sig = sigtimedwait(&sigs, NULL, &tick);
