@@ -7,8 +7,11 @@
  *      method (405 + Allow), the group's bearer token (401 + WWW-Authenticate), and a
  *      declared Content-Length against max_body (413). Each of these answers at once, so
  *      no body we refuse is ever read into memory; MHD then closes the connection rather
- *      than read the rest. The request also takes a reference to the api in service now:
- *      it runs with that api to the end, whatever a reload does meanwhile.
+ *      than read the rest. (One exception: a declared body over max_body but under
+ *      SW_HTTP_DISCARD_MAX that the client sends without waiting for 100 Continue is read
+ *      and dropped, and its 413 sent at the end, so that a reset does not eat it.) The request also
+ * takes a reference to the api in service now: it runs with that api to the end, whatever a reload
+ * does meanwhile.
  *   2. calls with upload data: appended to the body, never past max_body (a chunked body
  *      that grows past it gets 413 if MHD still lets us answer, else the connection is
  *      closed).
@@ -118,6 +121,8 @@ struct req {
     char *body;
     size_t len, max_body;
     int again, responded, status;
+    int discard;        /* over max_body: the body is read and dropped, then 413 */
+    uint64_t discarded; /* bytes dropped so far */
     uint64_t sent;
     struct timespec t0;
     union {
@@ -125,6 +130,12 @@ struct req {
         unsigned char b[SW_HTTP_SLOT];
     } slot;
 };
+
+/*
+ * A body over max_body that the client is already sending is read and dropped up to this
+ * many bytes, so that its 413 arrives (see start()); a larger one is refused at once.
+ */
+#define SW_HTTP_DISCARD_MAX (8u << 20)
 
 /* ---- small helpers ------------------------------------------------------------------ */
 
@@ -615,8 +626,24 @@ static enum MHD_Result start(struct sw_http *h, struct req *r, const char *url, 
     if (cl != NULL) {
         char *end;
         unsigned long long v;
+        const char *expect;
+
         errno = 0;
         v = strtoull(cl, &end, 10);
+        expect = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+        if (errno == 0 && v > r->max_body && v <= SW_HTTP_DISCARD_MAX &&
+            (expect == NULL || strcasecmp(expect, "100-continue") != 0)) {
+            /*
+             * A client already sending a body we refuse (no Expect: 100-continue): an
+             * answer now, and the close after it, would meet its unread bytes, and the
+             * kernel would reset the connection, often before the client read the 413.
+             * So the body is read and dropped (never stored) and the 413 comes at its end,
+             * as nginx's lingering close does; past SW_HTTP_DISCARD_MAX it is not worth it.
+             */
+            atomic_fetch_add(&h->too_large, 1);
+            r->discard = 1;
+            return MHD_YES;
+        }
         if (errno != 0 || v > r->max_body) {
             atomic_fetch_add(&h->too_large, 1);
             return send_error(h, r, 413, "PAYLOAD_TOO_LARGE", "the body is larger than allowed",
@@ -704,6 +731,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (r->responded) {
         *upload_size = 0; /* answered already: whatever still comes is dropped */
         return MHD_YES;
+    }
+    if (r->discard) {
+        r->discarded += *upload_size;
+        if (r->discarded > SW_HTTP_DISCARD_MAX)
+            return MHD_NO; /* more than it declared, or endless: close */
+        if (*upload_size != 0) {
+            *upload_size = 0;
+            return MHD_YES;
+        }
+        return send_error(h, r, 413, "PAYLOAD_TOO_LARGE", "the body is larger than allowed",
+                          "Connection", "close");
     }
     if (*upload_size != 0) {
         if (*upload_size > r->max_body - r->len) {
