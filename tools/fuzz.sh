@@ -72,6 +72,7 @@ echo "fuzz.sh: building fuzz_proxy" >&2
     -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
     -I"$top/src/lib" "$top"/src/lib/*.c "$top"/src/sip/*.c "$top"/src/core/*.c \
     "$top"/filters/registry.c "$top"/filters/sign.c "$top"/filters/strip.c \
+    "$top"/filters/verify.c "$top"/filters/verstat.c "$top"/filters/audit.c \
     "$top/src/daemon/conffile.c" "$top/src/proxy/proxy.c" \
     "$top/tests/fuzz/fuzz_proxy.c" $libs $(pkg-config --cflags --libs libconfig libcares) \
     -losipparser2 -lresolv -pthread -o "$build/fuzz_proxy"
