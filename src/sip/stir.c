@@ -118,10 +118,12 @@ static sw_err check_date(const struct sip_msg *m, const struct stir_opts *o, int
                    ? fail(r, SW_ERR_DATE_MISSING, "the request has no Date header")
                    : SW_OK;
     if ((t = sip_date_parse(m, h)) < 0)
+        /* the value is not NUL-terminated: its length bounds what is printed */
         return fail(r, SW_ERR_DATE_STALE,
-                    "Date header \"%.64s\" is not an RFC 1123 date in GMT "
+                    "Date header \"%.*s%s\" is not an RFC 1123 date in GMT "
                     "(\"Tue, 14 Nov 2023 22:13:20 GMT\")",
-                    h->value_len > 64 ? "(long value)" : m->buf + h->value_off);
+                    (int)(h->value_len > 64 ? 64 : h->value_len), m->buf + h->value_off,
+                    h->value_len > 64 ? "..." : "");
     if (t < now && now - t > o->date_max_age)
         return fail(r, SW_ERR_DATE_STALE, "Date header is %lld s old, the maximum is %lld s",
                     (long long)(now - t), (long long)o->date_max_age);
