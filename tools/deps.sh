@@ -27,6 +27,9 @@ packages=(
     # the Debian packages (tests/packaging/deb.sh): dpkg-buildpackage, dh, the system
     # user, systemd-analyze verify, logrotate -d on the snippet
     debhelper dpkg-dev fakeroot adduser systemd logrotate
+    # the TAP: gzip'd captures and HEP payloads; the peers its tests drive (tshark and
+    # tcpdump capture, sngrep sends HEP, chromium renders the HTML report headless)
+    zlib1g-dev tshark tcpdump sngrep chromium iproute2
 )
 
 if [ "${1:-}" = "--list" ]; then
