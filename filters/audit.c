@@ -232,9 +232,10 @@ static json_t *build_record(const struct swf_call *call, swf_result result)
         set_str(o, "reason", result == SWF_REPLY ? call->reply_reason : NULL);
     json_object_set_new(o, "rejected", json_boolean(result == SWF_REPLY));
     json_object_set_new(o, "result",
-                        json_string(result == SWF_CONTINUE ? "forwarded"
-                                    : result == SWF_REPLY  ? "rejected"
-                                                           : "dropped"));
+                        json_string(call->observe             ? "observed"
+                                    : result == SWF_CONTINUE ? "forwarded"
+                                    : result == SWF_REPLY    ? "rejected"
+                                                             : "dropped"));
     set_str(o, "div", v->has_div ? v->div_tn : NULL);
     return o;
 }

@@ -287,6 +287,7 @@ static void set_verdict(struct swf_call *call, const struct stir_result *r, cons
     v->set = 1;
     v->signed_here = 0;
     v->attest = r->attest;
+    v->identity_index = r->chosen;
     copy_str(v->orig, sizeof(v->orig), r->orig);
     copy_str(v->dest, sizeof(v->dest), r->dest);
     copy_str(v->origid, sizeof(v->origid), r->origid);

@@ -54,6 +54,8 @@ int cmd_decode(int argc, char **argv);
 void cmd_decode_usage(FILE *out);
 int cmd_cert(int argc, char **argv);
 void cmd_cert_usage(FILE *out);
+int cmd_pcap(int argc, char **argv);
+void cmd_pcap_usage(FILE *out);
 /* secsipidx's flags (Go flag syntax); argv[0] is "secsipidx" or the subcommand name. */
 int cmd_serve(int argc, char **argv);
 void cmd_serve_usage(FILE *out);

@@ -26,6 +26,8 @@ static const cli_cmd commands[] = {
      cmd_decode_usage},
     {"cert", "show an STI certificate (file or x5u URL) and whether it is valid", cmd_cert,
      cmd_cert_usage},
+    {"pcap", "audit pcap/pcapng captures: every INVITE judged at its capture time", cmd_pcap,
+     cmd_pcap_usage},
     {"serve", "serve the REST API (sign, check, /v1/pub, metrics) until SIGINT or SIGTERM",
      cmd_serve, cmd_serve_usage},
     {"secsipidx", "secsipidx's command line (-sign-full, -check, ...) on libsecsipid",

@@ -82,6 +82,14 @@ void sw_config_unref(struct sw_config *cfg)
     for (i = 0; i < cfg->verifier.ncrl_files; i++)
         free(cfg->verifier.crl_files[i]);
     free(cfg->http); /* plain data */
+    if (cfg->tap != NULL) {
+        for (i = 0; i < cfg->tap->n; i++) {
+            free(cfg->tap->src[i].name);
+            free(cfg->tap->src[i].filter);
+            free(cfg->tap->src[i].auth_key);
+        }
+        free(cfg->tap);
+    }
     if (cfg->api != NULL) {
         sw_key_free(cfg->api->sign_key);
         free(cfg->api->sign_x5u);

@@ -83,6 +83,28 @@ struct sw_verifier_conf {
     size_t ncrl_files;
 };
 
+/*
+ * The tap group: what the TAP captures (DESIGN.md, "The TAP"). Each source is a pcap or
+ * pcapng file (read once at start), a live interface, or a HEP listener. The sources are
+ * opened at start, before privileges are dropped; a reload changes the trunks they feed,
+ * and a change to the sources themselves takes effect at the next restart (logged).
+ */
+#define SW_TAP_MAX_SOURCES 16
+enum sw_tap_kind { SW_TAP_PCAP = 1, SW_TAP_INTERFACE, SW_TAP_HEP };
+struct sw_tap_source {
+    enum sw_tap_kind kind;
+    char *name;     /* file path, interface name, or "udp:ADDR:PORT" / "tcp:ADDR:PORT" */
+    char *filter;   /* interface: a BPF expression replacing the default; NULL: default */
+    int snaplen;    /* interface: bytes kept of each frame (65535) */
+    int buffer;     /* interface: kernel buffer bytes (32 MiB) */
+    int promisc;    /* interface: promiscuous (1) */
+    char *auth_key; /* HEP: the capture agents' password (chunk 0x000e); NULL: not checked */
+};
+struct sw_tap_conf {
+    struct sw_tap_source src[SW_TAP_MAX_SOURCES];
+    size_t n;
+};
+
 struct sw_config {
     atomic_int refs;
     unsigned generation; /* 1 for the first load, +1 per reload (for logs) */
@@ -116,6 +138,7 @@ struct sw_config {
     struct sw_http_conf *http;
     struct sw_api *api;
     struct sw_services *svc; /* borrowed */
+    struct sw_tap_conf *tap; /* the tap group, NULL when the file has none */
     /* called by the last unref, before freeing (the daemon logs it); may be NULL */
     void (*on_free)(const struct sw_config *cfg);
 };

@@ -68,6 +68,7 @@ struct swf_verdict {
     const char *verstat; /* ATIS-1000074 value (static string), NULL when not judged */
     int64_t iat;         /* the PASSporT's iat, 0 when unknown */
     int identities;      /* Identity headers in the message */
+    int identity_index;  /* header-order index of the Identity judged (stir.h's chosen), -1 */
     int has_div;         /* a div PASSporT (RFC 8946) came with it */
     char div_tn[SW_TN_MAX];
     int rejected;     /* verify answered the request with reply_status */

@@ -169,6 +169,7 @@ void sw_job_start(struct sw_job *job, struct sw_config *cfg, const struct sw_tru
     c->verdict.verstat = NULL;
     c->verdict.iat = 0;
     c->verdict.identities = 0;
+    c->verdict.identity_index = -1;
     c->verdict.has_div = 0;
     c->verdict.div_tn[0] = '\0';
     c->verdict.rejected = 0;

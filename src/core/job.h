@@ -122,7 +122,8 @@ struct sw_job {
     struct sw_job *heap;  /* on the stack job: its heap copy once parked */
     char *owned;          /* the heap copy's bytes */
     struct sw_job *qnext; /* wait queue link */
-    struct sw_job_route route;
+    struct sw_job_route route; /* the TAP keeps the message's destination in route.dst */
+    int64_t ts_us;             /* the TAP: capture time, microseconds (0 in the proxy) */
     struct sw_txn_key txn; /* set by the proxy; entered in q->txns while parked */
     int in_txns;           /* the heap copy is in q->txns */
     struct sw_job *tnext;  /* q->txns bucket link (under its lock) */

@@ -187,6 +187,25 @@ void sw_hop_clear(struct sw_hop *hop)
 const struct sw_trunk *sw_trunk_match(const struct sw_trunk *trunks, size_t n,
                                       const struct sockaddr *src, const char *ruri_host)
 {
+    return sw_trunk_match_flow(trunks, n, src, NULL, ruri_host);
+}
+
+static int dst_matches(const struct sw_trunk *t, const struct sockaddr *dst)
+{
+    size_t k;
+
+    if (dst == NULL || t->ndestinations == 0)
+        return 1;
+    for (k = 0; k < t->ndestinations; k++)
+        if (sw_cidr_match(&t->destinations[k], dst))
+            return 1;
+    return 0;
+}
+
+const struct sw_trunk *sw_trunk_match_flow(const struct sw_trunk *trunks, size_t n,
+                                           const struct sockaddr *src, const struct sockaddr *dst,
+                                           const char *ruri_host)
+{
     int port = sw_addr_port(src);
     size_t i, k;
 
@@ -198,6 +217,8 @@ const struct sw_trunk *sw_trunk_match(const struct sw_trunk *trunks, size_t n,
             continue;
         if (t->match_domain != NULL &&
             (ruri_host == NULL || strcasecmp(t->match_domain, ruri_host) != 0))
+            continue;
+        if (!dst_matches(t, dst))
             continue;
         for (k = 0; k < t->nsources; k++)
             if (sw_cidr_match(&t->sources[k], src))
@@ -216,6 +237,9 @@ void sw_trunk_clear(struct sw_trunk *t)
     t->nchain = 0;
     free(t->name);
     free(t->sources);
+    free(t->destinations);
+    t->destinations = NULL;
+    t->ndestinations = 0;
     free(t->match_domain);
     sw_hop_clear(&t->next_hop);
     sw_route_free(t->route);

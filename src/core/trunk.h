@@ -102,6 +102,9 @@ struct sw_trunk {
     struct sw_cidr *sources; /* match: source addresses */
     size_t nsources;
     int match_port;     /* 0 = any source port */
+    /* the TAP only: destination addresses (match.destination); 0 = any destination */
+    struct sw_cidr *destinations;
+    size_t ndestinations;
     char *match_domain; /* NULL = any Request-URI host */
     /* the first hop resolved at load (the only one for one IP address) */
     struct sw_hop next_hop;
@@ -161,6 +164,15 @@ const struct sw_hop *sw_trunk_pick_hop(const struct sw_trunk *trunk, const struc
  */
 const struct sw_trunk *sw_trunk_match(const struct sw_trunk *trunks, size_t n,
                                       const struct sockaddr *src, const char *ruri_host);
+
+/*
+ * The same for a message seen on the wire by the TAP, which also knows where it went: a
+ * trunk with destinations (match.destination) takes only messages to one of them. dst
+ * NULL: destinations are not considered (as sw_trunk_match).
+ */
+const struct sw_trunk *sw_trunk_match_flow(const struct sw_trunk *trunks, size_t n,
+                                           const struct sockaddr *src, const struct sockaddr *dst,
+                                           const char *ruri_host);
 
 /* Frees what the trunk owns, its filter states included (not t itself). */
 void sw_trunk_clear(struct sw_trunk *t);

@@ -48,7 +48,7 @@
 
 static const char *const top_keys[] = {"listen",     "workers", "pid_file",   "user", "log",
                                        "udp_rcvbuf", "trunks",  "max_parked", "tcp",  "dns",
-                                       "verifier",   "http",    NULL};
+                                       "verifier",   "http",    "tap",        NULL};
 static const char *const listen_keys[] = {"address", "port", "transport", "advertise", NULL};
 static const char *const log_keys[] = {"syslog", "level", NULL};
 static const char *const trunk_keys[] = {
@@ -57,7 +57,18 @@ static const char *const trunk_keys[] = {
 static const char *const hop_keys[] = {"uri", "priority", "weight", NULL};
 static const char *const health_keys[] = {"interval", "down_after", "up_after", NULL};
 static const char *const dns_keys[] = {"servers", "min_ttl", "max_ttl", NULL};
-static const char *const match_keys[] = {"source", "port", "domain", NULL};
+static const char *const match_keys[] = {"source", "port", "domain", "destination", NULL};
+static const char *const tap_keys[] = {"sources", NULL};
+static const char *const tap_source_keys[] = {"pcap",    "interface", "hep",      "filter",
+                                              "snaplen", "buffer",    "promisc", "auth_key",
+                                              NULL};
+
+/*
+ * Set while a file whose tap group has sources and which has no listen setting is read:
+ * such a daemon only captures, and its trunks need no next_hop. The loader runs on the
+ * main thread only.
+ */
+static int loading_tap_only;
 static const char *const verifier_keys[] = {"ca_file",
                                             "ca_dir",
                                             "crl_files",
@@ -309,6 +320,22 @@ static void parse_match(struct sw_cfg_errs *e, const config_setting_t *ts, struc
     if (sw_cfg_string(e, m, "domain", what, &domain) > 0 &&
         (t->match_domain = strdup(domain)) == NULL)
         sw_cfg_error(e, m, "out of memory");
+    if ((src = config_setting_get_member(m, "destination")) != NULL) {
+        /* the TAP's: where the message went (the proxy knows only where it came from) */
+        char dwhat[300];
+        snprintf(dwhat, sizeof(dwhat), "trunk \"%s\": match: destination", t->name);
+        if ((n = sw_cfg_strings(e, src, dwhat)) > 0 &&
+            (t->destinations = calloc((size_t)n, sizeof(*t->destinations))) != NULL) {
+            for (i = 0; i < n; i++) {
+                const char *c = sw_cfg_string_at(src, i);
+                char why[160];
+                if (sw_cidr_parse(c, &t->destinations[t->ndestinations], why, sizeof(why)) != 0)
+                    sw_cfg_error(e, src, "%s \"%s\" is not a CIDR: %s", dwhat, c, why);
+                else
+                    t->ndestinations++;
+            }
+        }
+    }
     if ((src = config_setting_get_member(m, "source")) == NULL) {
         sw_cfg_error(e, m, "%s: source is missing (use \"0.0.0.0/0\" and \"::/0\" to match any)",
                      what);
@@ -863,9 +890,10 @@ static void parse_trunk(struct sw_cfg_errs *e, const config_setting_t *ts, struc
 
     if (sw_cfg_bool(e, ts, "next_hop_tcp", what, &tcp) > 0 && tcp)
         tcp = 1;
-    if ((hop = config_setting_get_member(ts, "next_hop")) == NULL)
-        sw_cfg_error(e, ts, "trunk \"%s\": next_hop is missing", t->name);
-    else
+    if ((hop = config_setting_get_member(ts, "next_hop")) == NULL) {
+        if (!loading_tap_only)
+            sw_cfg_error(e, ts, "trunk \"%s\": next_hop is missing", t->name);
+    } else
         parse_next_hops(e, hop, t, tcp, dns);
     parse_health(e, ts, t);
     sw_cfg_bool(e, ts, "record_route", what, &t->record_route);
@@ -1223,12 +1251,110 @@ static void parse_http(struct sw_cfg_errs *e, const config_setting_t *root, stru
     sw_ctx_free(ctx);
 }
 
+/* One source of the tap group: exactly one of pcap, interface, hep, and its options. */
+static void parse_tap_source(struct sw_cfg_errs *e, const config_setting_t *g,
+                             struct sw_tap_source *ts)
+{
+    static const char *const kinds[] = {"pcap", "interface", "hep"};
+    const char *v = NULL, *which = NULL;
+    int k, n = 0, promisc = 1;
+
+    sw_cfg_check_keys(e, g, tap_source_keys, NULL, "tap.sources");
+    for (k = 0; k < 3; k++)
+        if (sw_cfg_string(e, g, kinds[k], "tap.sources", &v) > 0) {
+            n++;
+            which = kinds[k];
+            ts->kind = (enum sw_tap_kind)(k + 1);
+            free(ts->name);
+            ts->name = strdup(v);
+        }
+    if (n != 1) {
+        sw_cfg_error(e, g,
+                     "tap.sources: each source is one of { pcap = \"FILE\"; }, { interface = "
+                     "\"IFACE\"; } or { hep = \"udp:ADDR:PORT\"; }%s",
+                     n > 1 ? " (this one names several)" : "");
+        return;
+    }
+    ts->snaplen = 65535;
+    ts->buffer = 32 * 1024 * 1024;
+    ts->promisc = 1;
+    if (ts->kind == SW_TAP_INTERFACE) {
+        if (sw_cfg_string(e, g, "filter", "tap.sources", &v) > 0)
+            ts->filter = strdup(v);
+        sw_cfg_int(e, g, "snaplen", "tap.sources", 256, 262144, &ts->snaplen);
+        sw_cfg_int(e, g, "buffer", "tap.sources", 65536, 1 << 30, &ts->buffer);
+        if (sw_cfg_bool(e, g, "promisc", "tap.sources", &promisc) > 0)
+            ts->promisc = promisc;
+    } else if (ts->kind == SW_TAP_HEP) {
+        if (strncmp(ts->name, "udp:", 4) != 0 && strncmp(ts->name, "tcp:", 4) != 0)
+            sw_cfg_error(e, g, "tap.sources: hep = \"%s\": write udp:ADDR:PORT or tcp:ADDR:PORT",
+                         ts->name);
+        if (sw_cfg_string(e, g, "auth_key", "tap.sources", &v) > 0)
+            ts->auth_key = strdup(v);
+    }
+    /* options that belong to another kind of source are mistakes worth a line */
+    if (ts->kind != SW_TAP_INTERFACE)
+        for (k = 0; k < 4; k++) {
+            static const char *const iface_only[] = {"filter", "snaplen", "buffer", "promisc"};
+            if (config_setting_get_member(g, iface_only[k]) != NULL)
+                sw_cfg_error(e, config_setting_get_member(g, iface_only[k]),
+                             "tap.sources: %s is for interface sources, not %s", iface_only[k],
+                             which);
+        }
+    if (ts->kind != SW_TAP_HEP && config_setting_get_member(g, "auth_key") != NULL)
+        sw_cfg_error(e, config_setting_get_member(g, "auth_key"),
+                     "tap.sources: auth_key is for hep sources, not %s", which);
+}
+
+static void parse_tap(struct sw_cfg_errs *e, const config_setting_t *root, struct sw_config *cfg)
+{
+    const config_setting_t *g = config_setting_get_member(root, "tap"), *srcs, *one;
+    int n, i;
+
+    if (g == NULL)
+        return;
+    if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
+        sw_cfg_error(e, g, "tap must be a group: tap = { sources = ( { interface = \"eth1\"; } ); }");
+        return;
+    }
+    sw_cfg_check_keys(e, g, tap_keys, NULL, "tap");
+    if ((cfg->tap = calloc(1, sizeof(*cfg->tap))) == NULL) {
+        sw_cfg_error(e, g, "out of memory");
+        return;
+    }
+    srcs = config_setting_get_member(g, "sources");
+    if (srcs == NULL || config_setting_type(srcs) != CONFIG_TYPE_LIST ||
+        (n = config_setting_length(srcs)) == 0) {
+        sw_cfg_error(e, srcs != NULL ? srcs : g,
+                     "tap.sources must be a non-empty list of groups: ( { interface = \"eth1\"; "
+                     "}, { hep = \"udp:0.0.0.0:9060\"; } )");
+        return;
+    }
+    if (n > SW_TAP_MAX_SOURCES) {
+        sw_cfg_error(e, srcs, "tap.sources has %d entries; at most %d are supported", n,
+                     SW_TAP_MAX_SOURCES);
+        n = SW_TAP_MAX_SOURCES;
+    }
+    for (i = 0; i < n; i++) {
+        one = config_setting_get_elem(srcs, (unsigned)i);
+        if (config_setting_type(one) != CONFIG_TYPE_GROUP) {
+            sw_cfg_error(e, one, "tap.sources entries must be groups");
+            continue;
+        }
+        parse_tap_source(e, one, &cfg->tap->src[cfg->tap->n++]);
+    }
+}
+
 static void parse_top(struct sw_cfg_errs *e, const config_setting_t *root, struct sw_config *cfg)
 {
     const char *s = NULL;
 
     sw_cfg_check_keys(e, root, top_keys, NULL, "the top level");
-    parse_listen(e, root, cfg);
+    parse_tap(e, root, cfg);
+    /* a daemon that only captures needs no listener, and its trunks no next hop */
+    loading_tap_only = cfg->tap != NULL && config_setting_get_member(root, "listen") == NULL;
+    if (!loading_tap_only)
+        parse_listen(e, root, cfg);
     sw_cfg_int(e, root, "workers", "", 0, 256, &cfg->workers);
     if (sw_cfg_string(e, root, "pid_file", "", &s) > 0) {
         if (s[0] != '/')

@@ -35,6 +35,7 @@
 #include "../http/server.h"
 #include "../proxy/hopmon.h"
 #include "../proxy/net.h"
+#include "../tap/run.h"
 #include "conffile.h"
 #include "notify.h"
 #include "signcheck.h"
@@ -51,6 +52,7 @@
 #define SUMMARY_INTERVAL 60 /* seconds between counter summaries in the log */
 
 static struct sw_hopmon *hopmon; /* re-resolves next hops and checks their health */
+static struct tap_run *tap;       /* the tap group's capture thread, NULL without one */
 
 /*
  * The REST API (the http group): its server, and what its /metrics and /readyz read. The
@@ -92,11 +94,16 @@ static void log_stats(struct sw_net *net, struct sw_services *svc, const char *w
 
     sw_net_stats(net, &s, &conns, &parked);
     sw_hopmon_stats(hopmon, &s);
+    tap_run_stats(tap, &s, NULL, NULL);
     sw_stats_summary(&s, line, sizeof(line));
     sw_log(LOG_INFO, "%s: %s; %llu TCP connections open, %llu messages parked", when, line,
            (unsigned long long)conns, (unsigned long long)parked);
     if (svc->verifier != NULL) {
         sw_verifier_summary(svc->verifier, line, sizeof(line));
+        sw_log(LOG_INFO, "%s: %s", when, line);
+    }
+    if (tap != NULL) {
+        tap_run_summary(tap, line, sizeof(line));
         sw_log(LOG_INFO, "%s: %s", when, line);
     }
 }
@@ -122,6 +129,7 @@ static char *http_metrics(void *arg)
     (void)arg;
     sw_net_stats(metrics_net, &s, NULL, NULL);
     sw_hopmon_stats(hopmon, &s);
+    tap_run_stats(tap, &s, NULL, NULL);
     if ((core = sw_metrics_text(&s, metrics_svc->verifier)) == NULL)
         return NULL;
     cl = strlen(core);
@@ -404,7 +412,16 @@ int main(int argc, char **argv)
     if (nworkers < 1)
         nworkers = 1;
     raise_nofile(cfg, nworkers);
-    if ((net = sw_net_bind(cfg, nworkers, errs, ERRBUF)) == NULL) {
+    /* a daemon that only captures (a tap group and no listen setting) binds nothing */
+    net = NULL;
+    if (cfg->nlisten > 0 && (net = sw_net_bind(cfg, nworkers, errs, ERRBUF)) == NULL) {
+        sw_log(LOG_ERR, "%s", errs);
+        if (!foreground)
+            fprintf(stderr, "stirwired: %s\n", errs);
+        return 1;
+    }
+    /* captures are opened with the privileges they need, before they are dropped */
+    if (cfg->tap != NULL && (tap = tap_run_open(cfg, errs, ERRBUF)) == NULL) {
         sw_log(LOG_ERR, "%s", errs);
         if (!foreground)
             fprintf(stderr, "stirwired: %s\n", errs);
@@ -429,7 +446,7 @@ int main(int argc, char **argv)
     sigaddset(&sigs, SIGUSR1);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
-    if (sw_net_start(net, errs, ERRBUF) != 0) {
+    if (net != NULL && sw_net_start(net, errs, ERRBUF) != 0) {
         sw_log(LOG_ERR, "%s", errs);
         return 1;
     }
@@ -437,9 +454,27 @@ int main(int argc, char **argv)
         sw_log(LOG_ERR, "%s", errs);
         return 1;
     }
-    sw_log(LOG_NOTICE, "stirwired %s started: %d worker%s, %zu listener%s, %zu trunk%s, from %s",
-           PACKAGE_VERSION, nworkers, nworkers == 1 ? "" : "s", cfg->nlisten,
-           cfg->nlisten == 1 ? "" : "s", cfg->ntrunks, cfg->ntrunks == 1 ? "" : "s", path);
+    if (tap != NULL && tap_run_start(tap, cfg, errs, ERRBUF) != 0) {
+        sw_log(LOG_ERR, "%s", errs);
+        return 1;
+    }
+    if (tap != NULL) {
+        size_t i;
+        for (i = 0; i < cfg->tap->n; i++)
+            sw_log(LOG_NOTICE, "tap: source %zu: %s %s%s%s", i,
+                   cfg->tap->src[i].kind == SW_TAP_INTERFACE ? "capturing on interface"
+                   : cfg->tap->src[i].kind == SW_TAP_HEP     ? "receiving HEP on"
+                                                             : "reading capture file",
+                   cfg->tap->src[i].name, cfg->tap->src[i].filter ? ", filter " : "",
+                   cfg->tap->src[i].filter ? cfg->tap->src[i].filter : "");
+    }
+    sw_log(LOG_NOTICE,
+           "stirwired %s started: %d worker%s, %zu listener%s, %zu trunk%s, %zu tap source%s, "
+           "from %s",
+           PACKAGE_VERSION, net != NULL ? nworkers : 0, nworkers == 1 ? "" : "s", cfg->nlisten,
+           cfg->nlisten == 1 ? "" : "s", cfg->ntrunks, cfg->ntrunks == 1 ? "" : "s",
+           cfg->tap != NULL ? cfg->tap->n : 0, cfg->tap != NULL && cfg->tap->n == 1 ? "" : "s",
+           path);
     /* after the workers run: the x5u check has its own thread and never delays them */
     sw_signcheck_expiry(cfg, (int64_t)time(NULL), warn_log);
     sw_signcheck_x5u_start(cfg);
@@ -459,6 +494,7 @@ int main(int argc, char **argv)
         if (sig < 0) {
             struct sw_stats s;
             sw_net_stats(net, &s, NULL, NULL);
+            tap_run_stats(tap, &s, NULL, NULL);
             if (s.received != last_received)
                 log_stats(net, &svc, "summary");
             last_received = s.received;
@@ -497,6 +533,15 @@ int main(int argc, char **argv)
             if (http_apply(next, errs, ERRBUF) != 0)
                 sw_log(LOG_ERR, "reload: %s; the running REST API configuration stays", errs);
             sw_net_set_config(net, next);
+            if (tap != NULL) {
+                if (!tap_run_same_sources(tap, next))
+                    sw_log(LOG_WARNING, "reload: changes to tap.sources take effect only after a "
+                                        "restart; the trunks apply now");
+                tap_run_set_config(tap, next);
+            } else if (next->tap != NULL) {
+                sw_log(LOG_WARNING, "reload: a tap group added by a reload starts only after a "
+                                    "restart");
+            }
             sw_hopmon_set_config(hopmon, next);
             {
                 /* what still holds the old one: parked messages, each with a reference */
@@ -525,7 +570,10 @@ int main(int argc, char **argv)
     atomic_store(&workers_ready, 0);
     sw_http_stop(atomic_exchange(&http, NULL));
     sw_net_stop(net);
+    tap_run_stop(tap);
     log_stats(net, &svc, "at exit");
+    tap_run_free(tap);
+    tap = NULL;
     sw_hopmon_stop(hopmon);
     hopmon = NULL;
     sw_net_free(net);

@@ -444,6 +444,21 @@ typedef enum {
      * SW_ERR_INVAL, and the setting keeps its old value.
      */
     SW_OPT_ALLOW_NETS,
+    /*
+     * long, Unix seconds: the time at which a fetched certificate and its chain are
+     * judged (validity, CRLs), for analysing a capture after the fact; 0 (default): the
+     * clock. The leaf's validity at the PASSporT's iat is checked at every verification
+     * in any case. A certificate judged at a past time is cached for the usual TTL even
+     * when it has expired since.
+     */
+    SW_OPT_CHECK_TIME,
+    /*
+     * long: 1 = never use the network: a certificate comes from a local answer
+     * (sw_verifier_add_local) or the cache directory, else fails with
+     * SW_ERR_CERT_UNAVAILABLE; CRL distribution points are not fetched (the CRL files
+     * still count). 0 (default): fetch.
+     */
+    SW_OPT_OFFLINE,
 } sw_opt;
 
 sw_verifier *sw_verifier_new(void);
@@ -473,6 +488,17 @@ sw_err sw_verifier_load_crl_file(sw_verifier *v, sw_ctx *ctx, const char *path);
  * and fetches run. SW_OK, SW_ERR_INVAL (v NULL), SW_ERR_NOMEM (nothing changed).
  */
 sw_err sw_verifier_reset_trust(sw_verifier *v);
+
+/*
+ * A local answer for url (offline analysis: a directory of certificates mapped by x5u):
+ * when url's certificate is needed, body[0..len) (PEM, the leaf first) is used as if it
+ * had been fetched, and validated the same way (chain, TNAuthList, CRL files); the fetch
+ * policy (scheme, address, port) does not apply, since nothing is fetched. A later call
+ * for the same url replaces the body. Copies both. At most 65536 URLs, each body at most
+ * 1 MiB. SW_OK, SW_ERR_INVAL (v, url or body missing, len 0 or over 1 MiB, too many
+ * URLs), SW_ERR_NOMEM.
+ */
+sw_err sw_verifier_add_local(sw_verifier *v, const char *url, const void *body, size_t len);
 
 /* Called from the fetch thread when a fetch ends; keep it short (wake your loop). */
 typedef void (*sw_fetch_cb)(void *arg, sw_err result);

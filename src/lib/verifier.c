@@ -81,8 +81,20 @@ struct swi_crl {
     int64_t expires;
 };
 
+/* A local answer (sw_verifier_add_local): the body served for url instead of a fetch. */
+struct swi_local {
+    char *url;
+    char *body;
+    size_t len;
+    struct swi_local *next;
+};
+#define LOCAL_MAX 65536
+#define LOCAL_BODY_MAX (1024 * 1024)
+
 struct sw_verifier {
     pthread_mutex_t lock;
+    struct swi_local *locals; /* under lock */
+    size_t nlocals;
     pthread_cond_t cond;
     struct swi_policy policy; /* policy.tls_ca_file borrows tls_ca_file */
     long cache_entries;
@@ -183,6 +195,13 @@ void sw_verifier_free(sw_verifier *v)
     X509_STORE_free(v->store);
     sk_X509_CRL_pop_free(v->next_crl_files, X509_CRL_free);
     X509_STORE_free(v->next_store);
+    while (v->locals != NULL) {
+        struct swi_local *l = v->locals;
+        v->locals = l->next;
+        free(l->url);
+        free(l->body);
+        free(l);
+    }
     free(v->cache_dir);
     free(v->tls_ca_file);
     sw_ctx_free(v->tctx);
@@ -244,6 +263,16 @@ sw_err sw_verifier_set_long(sw_verifier *v, sw_opt opt, long value)
         break;
     case SW_OPT_REQUIRE_CHAIN:
         v->policy.require_chain = value;
+        break;
+    case SW_OPT_CHECK_TIME:
+        v->policy.check_time = (int64_t)value;
+        break;
+    case SW_OPT_OFFLINE:
+        if (value > 1) {
+            pthread_mutex_unlock(&v->lock);
+            return SW_ERR_INVAL;
+        }
+        v->policy.offline = value;
         break;
     case SW_OPT_CRL_UNREACHABLE:
         if (value > 1) { /* 0 and 1 only, so that other modes can come later */
@@ -660,7 +689,8 @@ static void complete_cert(sw_verifier *v, struct swi_xfer *x, sw_cert *cert, int
             sk_X509_CRL_push(crls, fetched);
             crl_missing = 0;
         }
-        err = swi_cert_verify_chain(v->tctx, v->store, cert, crls, fetched != NULL, now);
+        err = swi_cert_verify_chain(v->tctx, v->store, cert, crls, fetched != NULL,
+                                    x->policy.check_time != 0 ? x->policy.check_time : now);
         pthread_mutex_unlock(&v->trust_lock);
         sk_X509_CRL_free(crls); /* the CRLs themselves stay where they are kept */
         if (err != SW_OK) {
@@ -762,6 +792,8 @@ static void body_done(sw_verifier *v, struct swi_xfer *x, const char *body, size
                       int64_t expires, int from_disk)
 {
     int64_t now = (int64_t)time(NULL);
+    /* judged at the configured time (a capture's), else now */
+    int64_t at = x->policy.check_time != 0 ? x->policy.check_time : now;
     sw_cert *cert;
     sw_err err;
 
@@ -769,12 +801,13 @@ static void body_done(sw_verifier *v, struct swi_xfer *x, const char *body, size
         fail(v, x, err);
         return;
     }
-    if ((err = sw_cert_check(v->tctx, cert, now)) != SW_OK) {
+    if ((err = sw_cert_check(v->tctx, cert, at)) != SW_OK) {
         fail(v, x, err);
         sw_cert_free(cert);
         return;
     }
-    if (expires > cert->not_after)
+    /* kept no longer than it is valid, unless it is judged at another time than now */
+    if (x->policy.check_time == 0 && expires > cert->not_after)
         expires = cert->not_after;
     if (!from_disk && x->cache_dir != NULL)
         disk_store(x->cache_dir, x->url, body, len, expires);
@@ -788,7 +821,7 @@ static void body_done(sw_verifier *v, struct swi_xfer *x, const char *body, size
          * as its CRL distribution point, which is then only the attacker's word, is
          * never fetched.
          */
-        if ((err = chain_precheck(v, cert, now)) != SW_OK) {
+        if ((err = chain_precheck(v, cert, at)) != SW_OK) {
             fail(v, x, err);
             sw_cert_free(cert);
             return;
@@ -923,6 +956,43 @@ static int disk_lookup(sw_verifier *v, struct swi_xfer *x)
     return 1;
 }
 
+/* A local answer (sw_verifier_add_local) serves x's URL without the network. */
+static int local_lookup(sw_verifier *v, struct swi_xfer *x)
+{
+    struct swi_local *l;
+    char *body = NULL;
+    size_t len = 0;
+
+    if (x->is_crl)
+        return 0;
+    pthread_mutex_lock(&v->lock);
+    for (l = v->locals; l != NULL; l = l->next)
+        if (strcmp(l->url, x->url) == 0)
+            break;
+    if (l != NULL && (body = malloc(l->len)) != NULL) {
+        memcpy(body, l->body, l->len);
+        len = l->len;
+    }
+    pthread_mutex_unlock(&v->lock);
+    if (body == NULL)
+        return 0;
+    x->entry->disk = 1; /* not a fetch: fetch_count does not see it */
+    body_done(v, x, body, len, (int64_t)time(NULL) + x->policy.min_ttl, 1);
+    free(body);
+    return 1;
+}
+
+/* Offline (SW_OPT_OFFLINE): what no local answer or cache file served fails here. */
+static void offline_fail(sw_verifier *v, struct swi_xfer *x)
+{
+    swi_fail(v->tctx, SW_ERR_CERT_UNAVAILABLE,
+             "offline: no local certificate for %s (and fetching is off)", x->url);
+    if (x->is_crl)
+        crl_done(v, x, SW_ERR_CERT_UNAVAILABLE);
+    else
+        fail(v, x, SW_ERR_CERT_UNAVAILABLE);
+}
+
 /* Only the fetch thread calls this. */
 static void start_xfer(sw_verifier *v, struct swi_xfer *x)
 {
@@ -969,10 +1039,14 @@ static void *fetch_thread(void *arg)
         while ((x = q) != NULL) {
             q = x->next;
             x->next = NULL;
-            if (disk_lookup(v, x))
+            if (local_lookup(v, x) || disk_lookup(v, x)) {
                 swi_xfer_free(x);
-            else
+            } else if (x->policy.offline) {
+                offline_fail(v, x);
+                swi_xfer_free(x);
+            } else {
                 start_xfer(v, x);
+            }
         }
         curl_multi_perform(v->multi, &running);
         while ((msg = curl_multi_info_read(v->multi, &left)) != NULL) {
@@ -1016,6 +1090,56 @@ static void *fetch_thread(void *arg)
 }
 
 /* --- public lookups -------------------------------------------------------------------- */
+
+/* Under v->lock: url has a local answer. */
+static int has_local(const sw_verifier *v, const char *url)
+{
+    const struct swi_local *l;
+
+    for (l = v->locals; l != NULL; l = l->next)
+        if (strcmp(l->url, url) == 0)
+            return 1;
+    return 0;
+}
+
+sw_err sw_verifier_add_local(sw_verifier *v, const char *url, const void *body, size_t len)
+{
+    struct swi_local *l;
+    char *u, *b;
+
+    if (v == NULL || url == NULL || url[0] == '\0' || body == NULL || len == 0 ||
+        len > LOCAL_BODY_MAX)
+        return SW_ERR_INVAL;
+    if ((u = strdup(url)) == NULL || (b = malloc(len)) == NULL) {
+        free(u);
+        return SW_ERR_NOMEM;
+    }
+    memcpy(b, body, len);
+    pthread_mutex_lock(&v->lock);
+    for (l = v->locals; l != NULL; l = l->next)
+        if (strcmp(l->url, url) == 0)
+            break;
+    if (l != NULL) { /* replaces the body */
+        free(l->body);
+        l->body = b;
+        l->len = len;
+        free(u);
+    } else if (v->nlocals >= LOCAL_MAX || (l = calloc(1, sizeof(*l))) == NULL) {
+        pthread_mutex_unlock(&v->lock);
+        free(u);
+        free(b);
+        return v->nlocals >= LOCAL_MAX ? SW_ERR_INVAL : SW_ERR_NOMEM;
+    } else {
+        l->url = u;
+        l->body = b;
+        l->len = len;
+        l->next = v->locals;
+        v->locals = l;
+        v->nlocals++;
+    }
+    pthread_mutex_unlock(&v->lock);
+    return SW_OK;
+}
 
 static sw_err get_cert(sw_verifier *v, sw_ctx *ctx, const char *url, sw_fetch_cb cb, void *arg,
                        struct waitsync *sync, sw_cert **out)
@@ -1079,6 +1203,8 @@ static sw_err get_cert(sw_verifier *v, sw_ctx *ctx, const char *url, sw_fetch_cb
     if (v->policy.require_chain && !v->anchors)
         err = swi_fail(ctx, SW_ERR_CERT_UNTRUSTED,
                        "no trust anchors are configured (CA file or directory) to check %s", url);
+    else if (has_local(v, url)) /* answered locally: nothing is fetched, no policy to apply */
+        err = SW_OK;
     else
         err = swi_url_allowed(ctx, &v->policy, url);
     if (err != SW_OK) {

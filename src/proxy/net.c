@@ -1459,6 +1459,8 @@ void sw_net_set_config(struct sw_net *net, struct sw_config *cfg)
     uint64_t seen[MAX_WORKERS];
     int i, waited;
 
+    if (net == NULL) /* a TAP-only daemon has no listeners */
+        return;
     atomic_store_explicit(&net->cfg, cfg, memory_order_release);
     for (i = 0; i < net->started; i++)
         seen[i] = atomic_load(&net->w[i].epoch);
@@ -1472,6 +1474,8 @@ void sw_net_stop(struct sw_net *net)
 {
     int i;
 
+    if (net == NULL)
+        return;
     atomic_store(&net->stopping, 1);
     for (i = 0; i < net->started; i++) {
         struct worker *w = &net->w[i];
@@ -1494,6 +1498,13 @@ void sw_net_stats(struct sw_net *net, struct sw_stats *sum, uint64_t *tcp_conns,
     int i;
 
     memset(sum, 0, sizeof(*sum));
+    if (net == NULL) { /* a TAP-only daemon: no workers */
+        if (tcp_conns != NULL)
+            *tcp_conns = 0;
+        if (parked != NULL)
+            *parked = 0;
+        return;
+    }
     for (i = 0; i < net->nworkers; i++)
         sw_stats_add(sum, &net->w[i].st);
     if (tcp_conns != NULL)
