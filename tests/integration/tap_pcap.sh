@@ -79,7 +79,7 @@ else
 fi
 
 # --- each fixture, alone --------------------------------------------------------------------
-PCAP=(pcap --certs "$work/certs" --ca-file "$work/pki/root.pem" --crl-file "$work/pki/inter.crl"
+PCAP=(pcap --certs "$work/certs" --ca-file "$work/pki/root.pem" --crl "$work/pki/inter.crl"
     --no-progress)
 # summary: the summary object of the last run (its last line of stdout).
 summary() {
