@@ -492,8 +492,9 @@ sw_err sw_verifier_reset_trust(sw_verifier *v);
 /*
  * A local answer for url (offline analysis: a directory of certificates mapped by x5u):
  * when url's certificate is needed, body[0..len) (PEM, the leaf first) is used as if it
- * had been fetched, and validated the same way (chain, TNAuthList, CRL files); the fetch
- * policy (scheme, address, port) does not apply, since nothing is fetched. A later call
+ * had been fetched, and validated the same way (chain, TNAuthList, CRL files); when url
+ * is a CRL distribution point, body is the CRL (PEM or DER). The fetch policy (scheme,
+ * address, port) does not apply, since nothing is fetched. A later call
  * for the same url replaces the body. Copies both. At most 65536 URLs, each body at most
  * 1 MiB. SW_OK, SW_ERR_INVAL (v, url or body missing, len 0 or over 1 MiB, too many
  * URLs), SW_ERR_NOMEM.
