@@ -76,8 +76,9 @@ void cmd_pcap_usage(FILE *out)
             "                         character outside [A-Za-z0-9._-] as '_': the certificate\n"
             "                         of https://cert.example.net/sp.pem is\n"
             "                         DIR/cert.example.net_sp.pem); they answer before any fetch\n"
-            "      --no-fetch         never use the network (certificates from --certs and\n"
-            "                         --cache-dir only; CRL distribution points not fetched)\n"
+            "      --no-fetch         never use the network: certificates (and CRLs) from\n"
+            "                         --certs and --cache-dir only; a CRL distribution point\n"
+            "                         with no local copy is skipped (--crl files still count)\n"
             "      --no-verify        decode and report only (every call \"not-verified\")\n"
             "      --threads N        judge calls on N threads (1..16, default 1): one decodes,\n"
             "                         N judge, each call always on the same one\n"
@@ -951,8 +952,12 @@ int cmd_pcap(int argc, char **argv)
         if ((run.v = cli_verifier_new(CMD, &fo, ctx, &rc)) == NULL)
             goto out;
         if (no_fetch) {
+            /*
+             * Offline, a CRL distribution point is answered by --certs or not at all: one
+             * that cannot be had must not fail every call (the --crl files still count).
+             */
             sw_verifier_set_long(run.v, SW_OPT_OFFLINE, 1);
-            sw_verifier_set_long(run.v, SW_OPT_CRL_FETCH, 0);
+            sw_verifier_set_long(run.v, SW_OPT_CRL_UNREACHABLE, 1);
         }
         if (certs_dir != NULL) {
             int r = certs_index(certs_dir, run.v, &loaded);

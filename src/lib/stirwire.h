@@ -455,8 +455,8 @@ typedef enum {
     /*
      * long: 1 = never use the network: a certificate comes from a local answer
      * (sw_verifier_add_local) or the cache directory, else fails with
-     * SW_ERR_CERT_UNAVAILABLE; CRL distribution points are not fetched (the CRL files
-     * still count). 0 (default): fetch.
+     * SW_ERR_CERT_UNAVAILABLE; a CRL distribution point without a local answer is
+     * unreachable (SW_OPT_CRL_UNREACHABLE decides). 0 (default): fetch.
      */
     SW_OPT_OFFLINE,
 } sw_opt;
