@@ -54,6 +54,7 @@ case "$png" in /*) ;; *) png="$(pwd)/$png" ;; esac
 
 work="$(mktemp -d /tmp/html_check.XXXXXX)"
 listener_pid=""
+# shellcheck disable=SC2317 # called by the trap
 cleanup() {
     if [ -n "$listener_pid" ]; then
         kill "$listener_pid" 2>/dev/null
