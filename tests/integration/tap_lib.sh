@@ -114,7 +114,29 @@ tap_stop_sw() {
     fi
 }
 
-# tap_signer: the test STI PKI served over HTTPS (serve_test_pki: $base, $work/pki,
+# tap_serve_pki: lib.sh's serve_test_pki made faster (the PKI script is the slow part):
+# inside the namespace every port is free, so the server's port is chosen first and one
+# PKI (tools/pki/make-test-pki.sh, CRL_BASE that server) gives both the STI certificates
+# and the server's TLS files; $work/tls is a link to $work/pki. Sets port and base.
+tap_serve_pki() {
+    local p
+    read -r p < <(free_ports 1)
+    if ! CRL_BASE="https://127.0.0.1:$p" "$MKPKI" "$work/pki" >"$work/mkpki.out" 2>&1; then
+        nok "make-test-pki.sh with CRL_BASE=https://127.0.0.1:$p failed: $(tail -3 "$work/mkpki.out")"
+        finish
+    fi
+    ln -s pki "$work/tls"
+    if ! start_https_server "$work/pki" "$work/pki" --port "$p"; then
+        nok "https_server.py did not print PORT: $(cat "$work/server.err")"
+        finish
+    fi
+    if [ "$port" != "$p" ]; then
+        nok "https_server.py listens on $port, not on $p"
+        finish
+    fi
+}
+
+# tap_signer: the test STI PKI served over HTTPS (tap_serve_pki: $base, $work/pki,
 # $work/tls) and a signing stirwired on 127.0.0.1:$SIGN_SW: INVITEs from 127.0.0.2 are
 # signed (attestation A, x5u $X5U) and sent to 127.0.0.3:$UAS; the callee's requests go
 # back to 127.0.0.2:$UAC. Sets SIGN_SW UAS UAC X5U, FETCH (stirwire's fetch options for
@@ -125,7 +147,7 @@ tap_signer() {
         nok "could not find free ports"
         finish
     fi
-    serve_test_pki
+    tap_serve_pki
     X5U="$base/sp-chain.pem"
     FETCH=(--ca-file "$work/pki/root.pem" --tls-ca "$work/tls/tls-ca.pem" --allow-private
         --allow-any-port)
