@@ -9,6 +9,9 @@
 # signed leg is 127.0.0.1 -> 127.0.0.3:$UAS, the only traffic on that port.
 # shellcheck shell=bash
 
+# Sorting and comparing lists of Call-IDs byte by byte, whatever the locale.
+export LC_ALL=C
+
 TAP_EDIT="$SRCDIR/tests/integration/tap_pcapedit.py"
 TAP_SIPP="$SRCDIR/tools/sipp"
 
@@ -253,40 +256,15 @@ tshark_invite_frames() {
 # "CALL-ID<TAB>VERSTAT<TAB>ERROR<TAB>RESULT" lines sorted by Call-ID ("-" for null).
 # Lines that are not JSON objects with a call_id (the summary) are left out.
 verdicts() {
-    python3 - "$1" <<'PY'
-import json, sys
-rows = []
-for line in open(sys.argv[1], encoding="utf-8", errors="replace"):
-    try:
-        o = json.loads(line)
-    except ValueError:
-        continue
-    if not isinstance(o, dict) or "call_id" not in o:
-        continue
-    rows.append("\t".join(str(o.get(k)) if o.get(k) is not None else "-"
-                          for k in ("call_id", "verstat", "error", "result")))
-print("\n".join(sorted(rows)))
-PY
+    jq -rR 'fromjson? | select(type == "object" and has("call_id"))
+        | [.call_id, (.verstat // "-"), (.error // "-"), (.result // "-")] | @tsv' "$1" |
+        LC_ALL=C sort
 }
 
-# summary_get FILE PATH: the value at PATH (jq syntax after .summary, e.g. .results.valid)
-# of the summary line of stirwire pcap --json output in FILE; "" when there is none.
+# summary_get FILE PATH: the value at PATH (jq syntax below .summary, e.g. .results.valid)
+# of the summary line of stirwire pcap --json output in FILE, objects and lists compact
+# with sorted keys ({"DATE_STALE":1,"SIGNATURE":1}); "" when there is none.
 summary_get() {
-    python3 - "$1" "$2" <<'PY'
-import json, sys
-s = None
-for line in open(sys.argv[1], encoding="utf-8", errors="replace"):
-    try:
-        o = json.loads(line)
-    except ValueError:
-        continue
-    if isinstance(o, dict) and "summary" in o:
-        s = o["summary"]
-if s is None:
-    sys.exit(0)
-v = s
-for k in [k for k in sys.argv[2].split(".") if k]:
-    v = v.get(k) if isinstance(v, dict) else None
-print(json.dumps(v, sort_keys=True) if isinstance(v, (dict, list)) else ("" if v is None else v))
-PY
+    jq -rRcS "fromjson? | select(type == \"object\" and has(\"summary\")) | .summary$2 // empty" \
+        "$1" 2>/dev/null | tail -1
 }
