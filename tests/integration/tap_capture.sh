@@ -34,7 +34,7 @@ set -u
 . "$(dirname "$0")/tap_lib.sh"
 
 tap_enter_netns "$@"
-SKIP_HINT="sipp is in Debian's sip-tester, tshark in tshark" skip_without sipp python3 openssl tshark
+SKIP_HINT="sipp is in Debian's sip-tester, tshark in tshark" skip_without sipp python3 openssl tshark jq
 tap_need_capture
 need_built STIRWIRED STIRWIRE
 make_workdir tap-capture
@@ -189,17 +189,17 @@ expect_bad() {
 pcap_json sig sig.pcap "${FETCH[@]}"
 expect_bad sig 7 ""
 expect_summary sig .results.invalid 1
-expect_summary sig .errors '{"SIGNATURE": 1}'
+expect_summary sig .errors '{"SIGNATURE":1}'
 
 pcap_json bad bad.pcap "${FETCH[@]}"
 expect_bad bad 5 DATE_STALE
 expect_summary bad .results.valid $((n - 2))
 expect_summary bad .results.invalid 2
-expect_summary bad .errors '{"DATE_STALE": 1, "SIGNATURE": 1}'
+expect_summary bad .errors '{"DATE_STALE":1,"SIGNATURE":1}'
 # the iat's own freshness, without the Date header's
 pcap_json bad-nodate bad.pcap "${FETCH[@]}" --date ignore
 expect_bad bad-nodate 5 STALE
-expect_summary bad-nodate .errors '{"SIGNATURE": 1, "STALE": 1}'
+expect_summary bad-nodate .errors '{"SIGNATURE":1,"STALE":1}'
 
 # --- c. the HTML report and the failed calls' frames --------------------------------------
 "$STIRWIRE" pcap -q --no-progress "${FETCH[@]}" --html report.html --failed-pcap failed.pcap \

@@ -30,7 +30,7 @@ set -u
 
 tap_enter_netns "$@"
 SKIP_HINT="sngrep and tshark are Debian packages of those names, sipp is in sip-tester" \
-    skip_without sngrep sipp python3 openssl tshark
+    skip_without sngrep sipp python3 openssl tshark jq
 tap_need_capture
 need_built STIRWIRED STIRWIRE
 make_workdir tap-hep
