@@ -108,6 +108,7 @@ send() {
     fi
 }
 # records NAME: audit-NAME.jsonl has $CALLS lines
+# shellcheck disable=SC2317  # called by waitfor
 records() { [ -f "audit-$1.jsonl" ] && [ "$(wc -l <"audit-$1.jsonl")" -ge "$CALLS" ]; }
 # compare NAME: the tap's verdicts equal stirwire pcap's.
 compare() {

@@ -8,6 +8,8 @@
 # is 127.0.0.2 (the signer's trunk "pbx" matches it), the sipp callee 127.0.0.3; so the
 # signed leg is 127.0.0.1 -> 127.0.0.3:$UAS, the only traffic on that port.
 # shellcheck shell=bash
+# lib.sh defines work, port, fail; the scripts use what this file sets (TAP_EDIT, FETCH...).
+# shellcheck disable=SC2034,SC2154
 
 # Sorting and comparing lists of Call-IDs byte by byte, whatever the locale.
 export LC_ALL=C
@@ -77,8 +79,7 @@ tap_before_finish() {
 # Sets sw_last to its pid (also in bg_pids).
 tap_start_sw() {
     local out
-    out="$("$STIRWIRED" -t -c "$2" 2>&1)"
-    if [ $? -eq 0 ] && [ "$out" = "configuration OK" ]; then
+    if out="$("$STIRWIRED" -t -c "$2" 2>&1)" && [ "$out" = "configuration OK" ]; then
         ok "stirwired -t ($1): configuration OK"
     else
         nok "stirwired -t ($1): $out"

@@ -101,6 +101,7 @@ fi
 
 # --- what the tap wrote -------------------------------------------------------------------
 want=$((CALLS + 2))
+# shellcheck disable=SC2317  # called by waitfor
 records() { [ -f audit.jsonl ] && [ "$(wc -l <audit.jsonl)" -ge "$want" ]; }
 if waitfor 15 records; then
     ok "audit.jsonl: $want records came"
