@@ -34,7 +34,7 @@ set -u
 . "$(dirname "$0")/tap_lib.sh"
 
 tap_enter_netns "$@"
-SKIP_HINT="sipp is in Debian's sip-tester, tshark in tshark" skip_without sipp python3 openssl tshark
+SKIP_HINT="sipp is in Debian's sip-tester, tshark in tshark" skip_without sipp python3 openssl tshark jq
 tap_need_capture
 need_built STIRWIRED STIRWIRE
 make_workdir tap-capture
@@ -50,16 +50,19 @@ tap_calls "capture" "$CALLS"
 tap_capture_stop
 tap_stop_sw signer "$signer_pid"
 
-tshark_invites cap.pcap >tshark-calls.txt
+# One tshark pass: each INVITE frame's Call-ID and Identity.
+tshark -r cap.pcap -Y 'sip.Method == "INVITE"' -T fields -e sip.Call-ID -e sip.Identity \
+    2>/dev/null >invites.tsv
+cut -f1 invites.tsv | sort -u >tshark-calls.txt
 n="$(wc -l <tshark-calls.txt)"
 python3 "$TAP_EDIT" calls cap.pcap | sort >calls.txt
 if [ "$n" -eq "$CALLS" ] && cmp -s tshark-calls.txt calls.txt; then
-    ok "cap.pcap: tshark finds $n INVITEs (distinct Call-IDs), $(tshark_invite_frames cap.pcap) INVITE frames"
+    ok "cap.pcap: tshark finds $n INVITEs (distinct Call-IDs), $(wc -l <invites.tsv) INVITE frames"
 else
     nok "cap.pcap: tshark finds $n distinct INVITEs, want $CALLS (tap_pcapedit.py: $(wc -l <calls.txt))"
     finish
 fi
-unsigned="$(tshark -r cap.pcap -Y 'sip.Method == "INVITE" && !sip.Identity' 2>/dev/null | wc -l)"
+unsigned="$(awk -F'\t' '$2 == ""' invites.tsv | wc -l)"
 if [ "$unsigned" -eq 0 ]; then
     ok "cap.pcap: every INVITE carries an Identity"
 else
@@ -143,12 +146,13 @@ old_id="$(python3 "$TAP_EDIT" shift sig.pcap bad.pcap 20 7200)" || {
     finish
 }
 # the copies are still captures tshark reads whole, in time order
-order="$(tshark -r bad.pcap -T fields -e frame.time_epoch 2>/dev/null |
-    awk 'NR > 1 && $1 < prev { bad++ } { prev = $1 } END { print NR, bad + 0 }')"
-if [ "$(tshark_invites bad.pcap | wc -l)" -eq "$n" ] && [ "${order#* }" = 0 ]; then
+tshark -r bad.pcap -T fields -e frame.time_epoch -e sip.Method -e sip.Call-ID 2>/dev/null >bad.tsv
+order="$(awk -F'\t' 'NR > 1 && $1 < prev { bad++ } { prev = $1 } END { print NR, bad + 0 }' bad.tsv)"
+bad_n="$(awk -F'\t' '$2 == "INVITE" { print $3 }' bad.tsv | sort -u | wc -l)"
+if [ "$bad_n" -eq "$n" ] && [ "${order#* }" = 0 ]; then
     ok "bad.pcap: call 10 ($sig_id) signature altered, call 20 ($old_id) 2 h later and last; $n INVITEs, ${order% *} frames in time order"
 else
-    nok "bad.pcap: tshark finds $(tshark_invites bad.pcap | wc -l) INVITEs, frames/out of order: $order"
+    nok "bad.pcap: tshark finds $bad_n INVITEs, frames/out of order: $order"
 fi
 
 # expect_bad WHAT WANT_EXIT OLD_ERROR: WHAT.json has exactly $sig_id (SIGNATURE) and
@@ -185,17 +189,17 @@ expect_bad() {
 pcap_json sig sig.pcap "${FETCH[@]}"
 expect_bad sig 7 ""
 expect_summary sig .results.invalid 1
-expect_summary sig .errors '{"SIGNATURE": 1}'
+expect_summary sig .errors '{"SIGNATURE":1}'
 
 pcap_json bad bad.pcap "${FETCH[@]}"
 expect_bad bad 5 DATE_STALE
 expect_summary bad .results.valid $((n - 2))
 expect_summary bad .results.invalid 2
-expect_summary bad .errors '{"DATE_STALE": 1, "SIGNATURE": 1}'
+expect_summary bad .errors '{"DATE_STALE":1,"SIGNATURE":1}'
 # the iat's own freshness, without the Date header's
 pcap_json bad-nodate bad.pcap "${FETCH[@]}" --date ignore
 expect_bad bad-nodate 5 STALE
-expect_summary bad-nodate .errors '{"SIGNATURE": 1, "STALE": 1}'
+expect_summary bad-nodate .errors '{"SIGNATURE":1,"STALE":1}'
 
 # --- c. the HTML report and the failed calls' frames --------------------------------------
 "$STIRWIRE" pcap -q --no-progress "${FETCH[@]}" --html report.html --failed-pcap failed.pcap \
@@ -220,8 +224,9 @@ if [ -f "$HTML_CHECK" ]; then
 else
     echo "skip - $HTML_CHECK is not there (yet): the report is not rendered"
 fi
-frames="$(tshark_invite_frames failed.pcap)"
-tshark_invites failed.pcap >failed.ids
+tshark -r failed.pcap -Y 'sip.Method == "INVITE"' -T fields -e sip.Call-ID 2>/dev/null >failed.tsv
+frames="$(wc -l <failed.tsv)"
+sort -u failed.tsv >failed.ids
 printf '%s\n' "$sig_id" "$old_id" | sort >want.ids
 if [ "$frames" -eq 2 ] && cmp -s failed.ids want.ids; then
     ok "--failed-pcap failed.pcap: the 2 failing INVITEs' frames ($sig_id, $old_id)"

@@ -8,6 +8,11 @@
 # is 127.0.0.2 (the signer's trunk "pbx" matches it), the sipp callee 127.0.0.3; so the
 # signed leg is 127.0.0.1 -> 127.0.0.3:$UAS, the only traffic on that port.
 # shellcheck shell=bash
+# lib.sh defines work, port, fail; the scripts use what this file sets (TAP_EDIT, FETCH...).
+# shellcheck disable=SC2034,SC2154
+
+# Sorting and comparing lists of Call-IDs byte by byte, whatever the locale.
+export LC_ALL=C
 
 TAP_EDIT="$SRCDIR/tests/integration/tap_pcapedit.py"
 TAP_SIPP="$SRCDIR/tools/sipp"
@@ -74,8 +79,7 @@ tap_before_finish() {
 # Sets sw_last to its pid (also in bg_pids).
 tap_start_sw() {
     local out
-    out="$("$STIRWIRED" -t -c "$2" 2>&1)"
-    if [ $? -eq 0 ] && [ "$out" = "configuration OK" ]; then
+    if out="$("$STIRWIRED" -t -c "$2" 2>&1)" && [ "$out" = "configuration OK" ]; then
         ok "stirwired -t ($1): configuration OK"
     else
         nok "stirwired -t ($1): $out"
@@ -114,7 +118,29 @@ tap_stop_sw() {
     fi
 }
 
-# tap_signer: the test STI PKI served over HTTPS (serve_test_pki: $base, $work/pki,
+# tap_serve_pki: lib.sh's serve_test_pki made faster (the PKI script is the slow part):
+# inside the namespace every port is free, so the server's port is chosen first and one
+# PKI (tools/pki/make-test-pki.sh, CRL_BASE that server) gives both the STI certificates
+# and the server's TLS files; $work/tls is a link to $work/pki. Sets port and base.
+tap_serve_pki() {
+    local p
+    read -r p < <(free_ports 1)
+    if ! CRL_BASE="https://127.0.0.1:$p" "$MKPKI" "$work/pki" >"$work/mkpki.out" 2>&1; then
+        nok "make-test-pki.sh with CRL_BASE=https://127.0.0.1:$p failed: $(tail -3 "$work/mkpki.out")"
+        finish
+    fi
+    ln -s pki "$work/tls"
+    if ! start_https_server "$work/pki" "$work/pki" --port "$p"; then
+        nok "https_server.py did not print PORT: $(cat "$work/server.err")"
+        finish
+    fi
+    if [ "$port" != "$p" ]; then
+        nok "https_server.py listens on $port, not on $p"
+        finish
+    fi
+}
+
+# tap_signer: the test STI PKI served over HTTPS (tap_serve_pki: $base, $work/pki,
 # $work/tls) and a signing stirwired on 127.0.0.1:$SIGN_SW: INVITEs from 127.0.0.2 are
 # signed (attestation A, x5u $X5U) and sent to 127.0.0.3:$UAS; the callee's requests go
 # back to 127.0.0.2:$UAC. Sets SIGN_SW UAS UAC X5U, FETCH (stirwire's fetch options for
@@ -125,7 +151,7 @@ tap_signer() {
         nok "could not find free ports"
         finish
     fi
-    serve_test_pki
+    tap_serve_pki
     X5U="$base/sp-chain.pem"
     FETCH=(--ca-file "$work/pki/root.pem" --tls-ca "$work/tls/tls-ca.pem" --allow-private
         --allow-any-port)
@@ -231,40 +257,15 @@ tshark_invite_frames() {
 # "CALL-ID<TAB>VERSTAT<TAB>ERROR<TAB>RESULT" lines sorted by Call-ID ("-" for null).
 # Lines that are not JSON objects with a call_id (the summary) are left out.
 verdicts() {
-    python3 - "$1" <<'PY'
-import json, sys
-rows = []
-for line in open(sys.argv[1], encoding="utf-8", errors="replace"):
-    try:
-        o = json.loads(line)
-    except ValueError:
-        continue
-    if not isinstance(o, dict) or "call_id" not in o:
-        continue
-    rows.append("\t".join(str(o.get(k)) if o.get(k) is not None else "-"
-                          for k in ("call_id", "verstat", "error", "result")))
-print("\n".join(sorted(rows)))
-PY
+    jq -rR 'fromjson? | select(type == "object" and has("call_id"))
+        | [.call_id, (.verstat // "-"), (.error // "-"), (.result // "-")] | @tsv' "$1" |
+        LC_ALL=C sort
 }
 
-# summary_get FILE PATH: the value at PATH (jq syntax after .summary, e.g. .results.valid)
-# of the summary line of stirwire pcap --json output in FILE; "" when there is none.
+# summary_get FILE PATH: the value at PATH (jq syntax below .summary, e.g. .results.valid)
+# of the summary line of stirwire pcap --json output in FILE, objects and lists compact
+# with sorted keys ({"DATE_STALE":1,"SIGNATURE":1}); "" when there is none.
 summary_get() {
-    python3 - "$1" "$2" <<'PY'
-import json, sys
-s = None
-for line in open(sys.argv[1], encoding="utf-8", errors="replace"):
-    try:
-        o = json.loads(line)
-    except ValueError:
-        continue
-    if isinstance(o, dict) and "summary" in o:
-        s = o["summary"]
-if s is None:
-    sys.exit(0)
-v = s
-for k in [k for k in sys.argv[2].split(".") if k]:
-    v = v.get(k) if isinstance(v, dict) else None
-print(json.dumps(v, sort_keys=True) if isinstance(v, (dict, list)) else ("" if v is None else v))
-PY
+    jq -rRcS "fromjson? | select(type == \"object\" and has(\"summary\")) | .summary$2 // empty" \
+        "$1" 2>/dev/null | tail -1
 }

@@ -28,7 +28,7 @@ set -u
 . "$(dirname "$0")/tap_lib.sh"
 
 tap_enter_netns "$@"
-SKIP_HINT="sipp is in Debian's sip-tester, tshark in tshark" skip_without sipp python3 openssl tshark
+SKIP_HINT="sipp is in Debian's sip-tester, tshark in tshark" skip_without sipp python3 openssl tshark jq
 tap_need_capture
 need_built STIRWIRED STIRWIRE
 make_workdir tap-live
@@ -101,6 +101,7 @@ fi
 
 # --- what the tap wrote -------------------------------------------------------------------
 want=$((CALLS + 2))
+# shellcheck disable=SC2317  # called by waitfor
 records() { [ -f audit.jsonl ] && [ "$(wc -l <audit.jsonl)" -ge "$want" ]; }
 if waitfor 15 records; then
     ok "audit.jsonl: $want records came"
