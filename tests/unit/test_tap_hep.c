@@ -162,7 +162,16 @@ static void v3_compressed_payload(void **state)
     assert_ptr_equal(m.data, (const char *)scratch.inflated);
 }
 
-static void v3_raw_deflate_payload(void **state)
+static void deflated_payload(int wbits);
+
+/* Raw deflate (-15) and the gzip wrapper (31), which some agents send. */
+static void v3_raw_deflate_and_gzip_payloads(void **state)
+{
+    for (int wbits = -15; wbits <= 31; wbits += 46)
+        deflated_payload(wbits);
+}
+
+static void deflated_payload(int wbits)
 {
     struct pkt p;
     struct tap_msg m;
@@ -170,7 +179,7 @@ static void v3_raw_deflate_payload(void **state)
     z_stream s;
 
     memset(&s, 0, sizeof(s));
-    assert_int_equal(deflateInit2(&s, 6, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY), Z_OK);
+    assert_int_equal(deflateInit2(&s, 6, Z_DEFLATED, wbits, 8, Z_DEFAULT_STRATEGY), Z_OK);
     s.next_in = (Bytef *)SIP;
     s.avail_in = (uInt)strlen(SIP);
     s.next_out = z;
@@ -573,7 +582,7 @@ int main(void)
         cmocka_unit_test(v3_plain_payload),
         cmocka_unit_test(v3_tcp_transport),
         cmocka_unit_test(v3_compressed_payload),
-        cmocka_unit_test(v3_raw_deflate_payload),
+        cmocka_unit_test(v3_raw_deflate_and_gzip_payloads),
         cmocka_unit_test(v3_compressed_garbage_is_inflate_drop),
         cmocka_unit_test(v3_ipv6_addresses),
         cmocka_unit_test(v3_auth_key),
