@@ -606,7 +606,13 @@ static int read_files(char *const *files, size_t n, struct tap_decoder *dec, str
         cli_err(CMD, "%s", err);
         return -1;
     }
-    while ((rc = tap_files_next(f, &fr)) == 1) {
+    for (;;) {
+        if ((rc = tap_files_next(f, &fr)) == 0)
+            break;
+        if (rc < 0) { /* that file ends here (truncated, unreadable); the others go on */
+            cli_err(CMD, "warning: %s", tap_files_error(f));
+            continue;
+        }
         if (fn != NULL && fn(arg, &fr) != 0)
             continue;
         if (r != NULL) {
@@ -635,14 +641,6 @@ static int read_files(char *const *files, size_t n, struct tap_decoder *dec, str
     }
     if (show_progress)
         progress(f, r, 1);
-    if (rc < 0) {
-        cli_err(CMD, "%s", tap_files_error(f));
-        tap_files_close(f);
-        return -1;
-    }
-    /* a file that ended early is reported, and the rest of the capture still counts */
-    if (tap_files_error(f) != NULL && tap_files_error(f)[0] != '\0')
-        cli_err(CMD, "warning: %s", tap_files_error(f));
     tap_files_close(f);
     return 0;
 }

@@ -726,6 +726,8 @@ static void crl_unavailable(sw_verifier *v, struct swi_xfer *x, sw_cert *cert, i
 }
 
 static void start_xfer(sw_verifier *v, struct swi_xfer *x);
+static int local_lookup(sw_verifier *v, struct swi_xfer *x);
+static void offline_fail(sw_verifier *v, struct swi_xfer *x);
 
 static void cache_path(const char *dir, const char *url, char *path, size_t size)
 {
@@ -858,6 +860,16 @@ static void body_done(sw_verifier *v, struct swi_xfer *x, const char *body, size
         c->entry = x->entry;
         c->cert = cert;
         c->cert_expires = expires;
+        /* a local answer (offline analysis) first; offline, nothing else */
+        if (local_lookup(v, c)) {
+            swi_xfer_free(c);
+            return;
+        }
+        if (c->policy.offline) {
+            offline_fail(v, c);
+            swi_xfer_free(c);
+            return;
+        }
         pthread_mutex_lock(&v->lock);
         v->stats.crl_fetches++;
         pthread_mutex_unlock(&v->lock);

@@ -142,14 +142,16 @@ static void read_pcaps(struct tap_run *r)
         sw_log(LOG_ERR, "tap: %s", err);
         return;
     }
-    while (!atomic_load(&r->stopping) && (rc = tap_files_next(f, &fr)) == 1) {
+    while (!atomic_load(&r->stopping) && (rc = tap_files_next(f, &fr)) != 0) {
+        if (rc < 0) { /* that file ends there; the others go on */
+            sw_log(LOG_WARNING, "tap: %s", tap_files_error(f));
+            continue;
+        }
         tap_decode_frame(r->dec, &fr);
         tap_engine_poll(r->engine);
         if (tap_engine_parked(r->engine) >= 512)
             tap_engine_drain(r->engine, 100);
     }
-    if (tap_files_error(f) != NULL && tap_files_error(f)[0] != '\0')
-        sw_log(LOG_WARNING, "tap: %s", tap_files_error(f));
     tap_files_close(f);
     sw_log(LOG_INFO, "tap: %zu capture file%s read", r->npcaps, r->npcaps == 1 ? "" : "s");
 }
