@@ -80,8 +80,8 @@ struct seg {
     struct seg *next; /* sorted by seq */
     uint32_t seq;
     size_t len, nrefs;
-    struct tap_frame_ref *refs; /* inside the same allocation */
-    unsigned char data[];
+    struct tap_frame_ref *refs; /* right after the struct, in the same allocation */
+    unsigned char *data;        /* after refs */
 };
 
 /* One direction of a TCP connection. */
@@ -574,7 +574,8 @@ static void hold(struct tap_decoder *d, struct flow *f, uint32_t seq, const unsi
     s->seq = seq;
     s->len = len;
     s->nrefs = nrefs;
-    s->refs = (struct tap_frame_ref *)(s->data + len);
+    s->refs = (struct tap_frame_ref *)(s + 1);
+    s->data = (unsigned char *)(s->refs + nrefs);
     memcpy(s->data, p, len);
     memcpy(s->refs, refs, nrefs * sizeof *refs);
     s->next = *pp;
