@@ -128,8 +128,9 @@ struct tap_decoder {
     struct flow *lhead, *ltail;
     size_t nflows, tmem, ngaps;
 
-    unsigned char scratch[MAX_DGRAM]; /* a reassembled datagram's payload */
-    unsigned char wsbuf[MAX_DGRAM];   /* an unmasked WebSocket payload */
+    /* MAX_DGRAM bytes each, allocated at first use (the plain UDP path needs neither) */
+    unsigned char *scratch; /* a reassembled datagram's payload */
+    unsigned char *wsbuf;   /* an unmasked WebSocket payload */
     struct tap_frame_ref mrefs[TAP_MSG_MAX_FRAMES];
 };
 
@@ -487,6 +488,11 @@ static size_t ws_frames(struct tap_decoder *d, struct flow *f, int64_t ts, const
             const unsigned char *pl = h + hl;
 
             SEEN(d, websocket);
+            if ((h[1] & 0x80) && d->wsbuf == NULL && (d->wsbuf = malloc(MAX_DGRAM)) == NULL) {
+                DROP(d, tcp_memory);
+                pos += hl + plen;
+                continue;
+            }
             if (h[1] & 0x80) {
                 for (i = 0; i < plen; i++)
                     d->wsbuf[i] = pl[i] ^ h[hl - 4 + (i & 3)];
@@ -1079,6 +1085,11 @@ static void frag_add(struct tap_decoder *d, struct pkt *pk, unsigned proto, uint
             end = pc->off + pc->len;
     if (end < e->total)
         return;
+    if (d->scratch == NULL && (d->scratch = malloc(MAX_DGRAM)) == NULL) {
+        DROP(d, frag_memory);
+        frag_free(d, e);
+        return;
+    }
     {
         struct tap_frame_ref refs[TAP_MSG_MAX_FRAMES];
         struct pkt whole = *pk;
@@ -1381,6 +1392,8 @@ void tap_decoder_free(struct tap_decoder *d)
     while (d->ahead != NULL)
         frag_free(d, d->ahead);
     free(d->tb);
+    free(d->scratch);
+    free(d->wsbuf);
     free(d);
 }
 

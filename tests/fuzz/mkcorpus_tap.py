@@ -118,6 +118,17 @@ def main():
             ip4(6, tcp(201, two[200:])),
             ip4(6, tcp(1 + len(two), INVITE))], dt=30),
     }
+    req = (b"GET / HTTP/1.1\r\nHost: sbc.example.com\r\nUpgrade: websocket\r\n"
+           b"Connection: Upgrade\r\nSec-WebSocket-Protocol: sip\r\n\r\n")
+    resp = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
+    mask = b"\x12\x34\x56\x78"
+    masked = bytes(c ^ mask[i % 4] for i, c in enumerate(INVITE))
+    wsreq = req + bytes([0x81, 0xFE]) + struct.pack(">H", len(INVITE)) + mask + masked
+    wsresp = resp + bytes([0x81, len(TRYING)]) + TRYING
+    seeds["websocket"] = capture("eth", [
+        eth(ip4(6, tcp(1, wsreq))),
+        eth(ip4(6, tcp(9, wsresp[:100], sport=5060, dport=40000))),
+        eth(ip4(6, tcp(109, wsresp[100:], sport=5060, dport=40000)))])
     for name, data in seeds.items():
         with open(os.path.join(d, name), "wb") as f:
             f.write(data)
