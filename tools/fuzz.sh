@@ -16,7 +16,9 @@
 # from src/sip/*.c alone and needs libosip2-dev (-losipparser2); fuzz_stir (stir_verify()
 # on whole SIP requests: several Identity headers, div, compact form, hostile numbers)
 # from the library and src/sip's readers; fuzz_http (the REST API's handlers) from those
-# and src/http/api.c, pub.c.
+# and src/http/api.c, pub.c. fuzz_tap (the TAP's packet decoder: link types, IP, fragments,
+# TCP reassembly; seeds made by tests/fuzz/mkcorpus_tap.py) from src/tap/decode.c, packet.c
+# and src/sip's framing.
 set -eu
 
 seconds=${1:-60}
@@ -77,6 +79,14 @@ echo "fuzz.sh: building fuzz_proxy" >&2
     "$top/tests/fuzz/fuzz_proxy.c" $libs $(pkg-config --cflags --libs libconfig libcares) \
     -losipparser2 -lresolv -pthread -o "$build/fuzz_proxy"
 
+# fuzz_tap: the TAP's packet decoder (links, IP, fragments, UDP, TCP reassembly, framing);
+# framing.c needs sipmsg.c's sip_nul_quoted(), hence libosip2
+echo "fuzz.sh: building fuzz_tap" >&2
+"$cc" -g -O1 -fno-omit-frame-pointer \
+    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+    "$top"/src/tap/decode.c "$top"/src/tap/packet.c "$top"/src/sip/framing.c \
+    "$top"/src/sip/sipmsg.c "$top/tests/fuzz/fuzz_tap.c" -losipparser2 -o "$build/fuzz_tap"
+
 # fuzz_stir: stir_verify() on whole requests, the library and src/sip's readers under it
 echo "fuzz.sh: building fuzz_stir" >&2
 # shellcheck disable=SC2086  # pkg-config output is meant to be split
@@ -101,6 +111,7 @@ run fuzz_identity identity 10000 || failed="$failed fuzz_identity"
 run fuzz_stir stir 8192 || failed="$failed fuzz_stir"
 run fuzz_tnauth tnauth 8192 || failed="$failed fuzz_tnauth"
 run fuzz_sip sip 8192 || failed="$failed fuzz_sip"
+run fuzz_tap tap 16384 || failed="$failed fuzz_tap"
 # fuzz_proxy's seeds are the SIP ones, each behind a first byte that picks source and transport
 run_proxy() {
     mkdir -p "$build/corpus/proxy"

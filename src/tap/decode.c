@@ -21,12 +21,14 @@
 
 #include "../core/trunk.h"
 #include "../sip/framing.h"
+#include "../sip/sipmsg.h"
 #include "decode.h"
 
 #define US 1000000LL
 #define MAX_DGRAM 65535              /* largest reassembled IP payload */
 #define GAP_WAIT_US (2 * US)         /* a TCP gap is skipped after this much capture time */
 #define GAP_MAX_HELD ((size_t)65536) /* ... or when this many bytes wait behind it */
+#define GAP_MAX_SEGS 1024            /* ... or this many segments (each held one costs a walk) */
 #define FRAG_BUCKETS 1024            /* hash buckets of the fragment table (power of 2) */
 #define LINKTYPE_RAW 101             /* what a pcap file says for raw IP */
 #define NO_START ((size_t)-1)
@@ -80,8 +82,8 @@ struct seg {
     struct seg *next; /* sorted by seq */
     uint32_t seq;
     size_t len, nrefs;
-    struct tap_frame_ref *refs; /* inside the same allocation */
-    unsigned char data[];
+    struct tap_frame_ref *refs; /* right after the struct, in the same allocation */
+    unsigned char *data;        /* after refs */
 };
 
 /* One direction of a TCP connection. */
@@ -96,12 +98,15 @@ struct flow {
     int sync;          /* the buffer starts at a message boundary (or inside one we frame) */
     int rescan;        /* not in sync after a loss: look for a start line anywhere */
     int fresh;         /* its SYN was seen and no byte yet: early segments are worth holding */
+    int ws;            /* past an HTTP Upgrade: websocket: the stream is WebSocket frames */
+    uint64_t ws_skip;  /* bytes of a WebSocket frame too large to read, still to skip */
     char *buf;         /* in-order bytes not yet framed */
     size_t len, cap;
-    struct sref *refs; /* frames of buf's bytes, by end offset */
+    size_t hscan, want; /* framing hints for buf: see frame_want() */
+    struct sref *refs;  /* frames of buf's bytes, by end offset */
     size_t nref, refcap;
     struct seg *ooo; /* early segments */
-    size_t ooo_bytes, ooo_mem;
+    size_t nooo, ooo_bytes, ooo_mem;
     int64_t gap_ts; /* capture time the first early segment came */
     size_t mem;     /* bytes charged to tcp_mem */
 };
@@ -123,7 +128,9 @@ struct tap_decoder {
     struct flow *lhead, *ltail;
     size_t nflows, tmem, ngaps;
 
-    unsigned char scratch[MAX_DGRAM]; /* a reassembled datagram's payload */
+    /* MAX_DGRAM bytes each, allocated at first use (the plain UDP path needs neither) */
+    unsigned char *scratch; /* a reassembled datagram's payload */
+    unsigned char *wsbuf;   /* an unmasked WebSocket payload */
     struct tap_frame_ref mrefs[TAP_MSG_MAX_FRAMES];
 };
 
@@ -206,6 +213,31 @@ static int looks_sip(const unsigned char *p, size_t len)
     p += i + 1;
     len -= i + 1;
     return scheme(p, len, "sip:", 4) || scheme(p, len, "sips:", 5) || scheme(p, len, "tel:", 4);
+}
+
+static unsigned char lower(unsigned char c)
+{
+    return c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c;
+}
+
+/* Whether all of p (short) could still be the start of a SIP start line. */
+static int may_start_sip(const unsigned char *p, size_t len)
+{
+    static const char *const lead[] = {"SIP/2.0 ", "sip:", "sips:", "tel:"};
+    size_t i, k, n;
+
+    if (len < 8 && memcmp(p, lead[0], len) == 0)
+        return 1;
+    for (i = 0; i < len && i < 32 && is_token(p[i]); i++)
+        ;
+    if (i == len)
+        return i < 32;
+    if (i == 0 || p[i] != ' ')
+        return 0;
+    for (p += i + 1, n = len - i - 1, k = 1; k < 4; k++)
+        if (n < strlen(lead[k]) && scheme(p, n, lead[k], n))
+            return 1;
+    return 0;
 }
 
 /* The offset of the first SIP start line in p at the start or after a LF, or NO_START. */
@@ -313,6 +345,7 @@ static void flow_clear_buf(struct tap_decoder *d, struct flow *f)
 {
     f->len = 0;
     f->nref = 0;
+    f->hscan = f->want = 0;
     recharge(d, f);
 }
 
@@ -326,7 +359,7 @@ static void flow_clear_ooo(struct tap_decoder *d, struct flow *f)
     }
     if (f->gap_ts != 0)
         d->ngaps--;
-    f->ooo_bytes = f->ooo_mem = 0;
+    f->nooo = f->ooo_bytes = f->ooo_mem = 0;
     f->gap_ts = 0;
     recharge(d, f);
 }
@@ -356,6 +389,133 @@ static void flow_close(struct tap_decoder *d, struct flow *f, int count)
     free(f);
 }
 
+/* The frames whose bytes in f->buf overlap [pos, pos + m), into d->mrefs; returns how many. */
+static size_t buf_refs(struct tap_decoder *d, const struct flow *f, size_t pos, size_t m)
+{
+    size_t i, nr = 0, start = 0;
+
+    for (i = 0; i < f->nref && start < pos + m; start = f->refs[i++].end)
+        if (f->refs[i].end > pos && nr < TAP_MSG_MAX_FRAMES)
+            d->mrefs[nr++] = f->refs[i].ref;
+    return nr;
+}
+
+/*
+ * The length of an HTTP request or response that upgrades the connection to WebSocket
+ * (RFC 6455 section 4: "GET ..." with "Upgrade: websocket", or "HTTP/1.1 101 ..."), its
+ * empty line included, at the front of p; 0 when p does not start with one (all of its
+ * headers in this segment: they are short and come first).
+ */
+static size_t ws_upgrade(const unsigned char *p, size_t len)
+{
+    static const char up[] = "\nupgrade:", ws[] = "websocket";
+    size_t i, j, k, he = 0;
+
+    if (!(len >= 4 && memcmp(p, "GET ", 4) == 0) &&
+        !(len >= 12 && memcmp(p, "HTTP/1.1 101", 12) == 0))
+        return 0;
+    for (i = 0; i + 4 <= len; i++)
+        if (memcmp(p + i, "\r\n\r\n", 4) == 0) {
+            he = i + 4;
+            break;
+        }
+    for (i = 0; i + sizeof up - 1 < he; i++) {
+        for (k = 0; k < sizeof up - 1 && lower(p[i + k]) == up[k]; k++)
+            ;
+        if (k < sizeof up - 1)
+            continue;
+        for (j = i + k; j < he && (p[j] == ' ' || p[j] == '\t'); j++)
+            ;
+        for (k = 0; k < sizeof ws - 1 && j + k < he && (p[j + k] | 0x20) == ws[k]; k++)
+            ;
+        if (k == sizeof ws - 1)
+            return he;
+    }
+    return 0;
+}
+
+/*
+ * WebSocket frames (RFC 6455 section 5.2) at the front of b[0..n): each complete text or
+ * binary frame carries one SIP message (RFC 7118); control frames are skipped. Returns the
+ * bytes used up, like frame_bytes(). Fragmented WebSocket messages are not read (not_sip).
+ */
+static size_t ws_frames(struct tap_decoder *d, struct flow *f, int64_t ts, const unsigned char *b,
+                        size_t n, const struct tap_frame_ref *refs, size_t nrefs)
+{
+    size_t pos = 0, hl, plen, i, nr, at;
+
+    if (f->ws_skip > 0) {
+        pos = f->ws_skip < n ? (size_t)f->ws_skip : n;
+        f->ws_skip -= pos;
+    }
+    while (n - pos >= 2) {
+        const unsigned char *h = b + pos;
+        unsigned op = h[0] & 0x0f;
+        uint64_t big = h[1] & 0x7f;
+
+        hl = 2;
+        if (big == 126) {
+            if (n - pos < 4)
+                break;
+            big = rd16(h + 2);
+            hl = 4;
+        } else if (big == 127) {
+            if (n - pos < 10)
+                break;
+            big = (uint64_t)rd32(h + 2) << 32 | rd32(h + 6);
+            hl = 10;
+        }
+        if (h[1] & 0x80)
+            hl += 4; /* the masking key */
+        if (big > d->lim.max_msg || big > MAX_DGRAM) {
+            DROP(d, sip_too_large);
+            if (big > (uint64_t)1 << 40) { /* not a stream we can follow */
+                f->ws = 0;
+                f->sync = 0;
+                return n;
+            }
+            if (n - pos >= hl + big) {
+                pos += hl + (size_t)big;
+                continue;
+            }
+            f->ws_skip = hl + big - (n - pos);
+            return n;
+        }
+        plen = (size_t)big;
+        if (n - pos < hl + plen)
+            break;
+        if (op == 1 || op == 2) {
+            const unsigned char *pl = h + hl;
+
+            SEEN(d, websocket);
+            if ((h[1] & 0x80) && d->wsbuf == NULL && (d->wsbuf = malloc(MAX_DGRAM)) == NULL) {
+                DROP(d, tcp_memory);
+                pos += hl + plen;
+                continue;
+            }
+            if (h[1] & 0x80) {
+                for (i = 0; i < plen; i++)
+                    d->wsbuf[i] = pl[i] ^ h[hl - 4 + (i & 3)];
+                pl = d->wsbuf;
+            }
+            for (at = 0; at < plen && (pl[at] == '\r' || pl[at] == '\n'); at++)
+                ;
+            if (!(h[0] & 0x80) || !looks_sip(pl + at, plen - at)) {
+                SEEN(d, not_sip);
+            } else if (refs != NULL) {
+                emit(d, &f->k, SW_TCP, ts, pl + at, plen - at, refs, nrefs);
+            } else {
+                nr = buf_refs(d, f, pos, hl + plen);
+                emit(d, &f->k, SW_TCP, ts, pl + at, plen - at, d->mrefs, nr);
+            }
+        } else if (op == 0) {
+            SEEN(d, not_sip); /* a continuation: the message it belongs to was not read */
+        }
+        pos += hl + plen;
+    }
+    return pos;
+}
+
 /*
  * Frames the messages at the front of b[0..n) (f->buf itself, or a segment's bytes when
  * nothing is buffered: then every message came from refs). Returns the bytes used up.
@@ -363,9 +523,11 @@ static void flow_close(struct tap_decoder *d, struct flow *f, int count)
 static size_t frame_bytes(struct tap_decoder *d, struct flow *f, int64_t ts, const char *b,
                           size_t n, const struct tap_frame_ref *refs, size_t nrefs)
 {
-    size_t pos = 0, m, i, at, nr;
+    size_t pos = 0, m, at, nr;
     enum sip_frame r;
 
+    if (f->ws)
+        return ws_frames(d, f, ts, (const unsigned char *)b, n, refs, nrefs);
     while (pos < n) {
         r = sip_frame(b + pos, n - pos, &m);
         if (r == SIP_FRAME_KEEPALIVE) {
@@ -376,12 +538,7 @@ static size_t frame_bytes(struct tap_decoder *d, struct flow *f, int64_t ts, con
             if (refs != NULL) {
                 emit(d, &f->k, SW_TCP, ts, b + pos, m, refs, nrefs);
             } else {
-                /* The frames whose bytes overlap [pos, pos + m). */
-                size_t start = 0;
-
-                for (i = 0, nr = 0; i < f->nref && start < pos + m; start = f->refs[i++].end)
-                    if (f->refs[i].end > pos && nr < TAP_MSG_MAX_FRAMES)
-                        d->mrefs[nr++] = f->refs[i].ref;
+                nr = buf_refs(d, f, pos, m);
                 emit(d, &f->k, SW_TCP, ts, b + pos, m, d->mrefs, nr);
             }
             pos += m;
@@ -450,22 +607,90 @@ static int flow_append(struct tap_decoder *d, struct flow *f, const unsigned cha
     return 0;
 }
 
+/*
+ * The length f->buf must reach before sip_frame() can complete the message at its front,
+ * so that a long message coming in small segments is not framed again from its start at
+ * each one (that would be quadratic). Until the headers end: one more byte than we have
+ * (the search for their end goes on from f->hscan). Then: the headers plus the one
+ * Content-Length value, kept in f->want; 0 when the headers are not that simple (then
+ * sip_frame() decides every time). Only a hint: sip_frame() has the last word.
+ */
+static size_t frame_want(struct flow *f)
+{
+    static const char name[] = "content-length";
+    const char *b = f->buf, *nl;
+    size_t n = f->len, i, j, k, he = 0, cl = 0;
+    int found = 0;
+
+    if (f->want != 0)
+        return f->want;
+    for (i = f->hscan; i < n && (nl = memchr(b + i, '\n', n - i)) != NULL;) {
+        i = (size_t)(nl - b) + 1;
+        if (i < n && b[i] == '\n') {
+            he = i + 1;
+            break;
+        }
+        if (i + 1 < n && b[i] == '\r' && b[i + 1] == '\n') {
+            he = i + 2;
+            break;
+        }
+    }
+    if (he == 0) {
+        f->hscan = n > 2 ? n - 2 : 0;
+        return n + 1;
+    }
+    nl = memchr(b, '\n', he);
+    for (i = (size_t)(nl - b) + 1; i < he; i = (size_t)(nl - b) + 1) {
+        for (k = 0; k < sizeof name - 1 && i + k < he && (b[i + k] | 0x20) == name[k]; k++)
+            ;
+        j = k == sizeof name - 1 ? i + k : (b[i] | 0x20) == 'l' ? i + 1 : he;
+        while (j < he && (b[j] == ' ' || b[j] == '\t'))
+            j++;
+        if (j < he && b[j] == ':') {
+            if (found)
+                return 0;
+            found = 1;
+            for (j++; j < he && (b[j] == ' ' || b[j] == '\t'); j++)
+                ;
+            for (k = j; j < he && b[j] >= '0' && b[j] <= '9' && cl <= SIP_MAX_MSG; j++)
+                cl = cl * 10 + (size_t)(b[j] - '0');
+            if (j == k || cl > SIP_MAX_MSG)
+                return 0;
+        }
+        if ((nl = memchr(b + i, '\n', he - i)) == NULL)
+            break;
+    }
+    if (!found)
+        return 0;
+    f->want = he + cl;
+    return f->want;
+}
+
 /* In-order stream bytes (their frames refs) for f. */
 static void deliver(struct tap_decoder *d, struct flow *f, int64_t ts, const unsigned char *p,
                     size_t len, const struct tap_frame_ref *refs, size_t nrefs)
 {
-    size_t used, i, j;
+    size_t used, i, j, at;
 
     f->fresh = 0;
+    if (!f->sync && (at = ws_upgrade(p, len)) > 0) {
+        f->ws = 1;
+        f->ws_skip = 0;
+        f->sync = 1;
+        f->rescan = 0;
+        p += at;
+        len -= at;
+        if (len == 0)
+            return;
+    }
     if (!f->sync) {
-        size_t at;
-
+        f->ws = 0; /* WebSocket frames cannot be found again after a loss */
         if (f->rescan) {
             at = find_start(p, len);
         } else {
             for (at = 0; at < len && (p[at] == '\r' || p[at] == '\n'); at++)
                 ;
-            if (at < len && !looks_sip(p + at, len - at))
+            if (at < len && !looks_sip(p + at, len - at) && !may_start_sip(p + at, len - at))
                 at = NO_START;
         }
         if (at == NO_START || at >= len) {
@@ -495,9 +720,14 @@ static void deliver(struct tap_decoder *d, struct flow *f, int64_t ts, const uns
         f->rescan = 1;
         return;
     }
-    used = frame_bytes(d, f, ts, f->buf, f->len, NULL, 0);
-    if (used == 0)
+    if (!f->ws && f->len <= d->lim.max_msg && f->len < SIP_MAX_MSG && frame_want(f) > f->len)
         return;
+    used = frame_bytes(d, f, ts, f->buf, f->len, NULL, 0);
+    if (used == 0) {
+        f->want = 0; /* the hint was wrong: frame every time */
+        return;
+    }
+    f->hscan = f->want = 0;
     memmove(f->buf, f->buf + used, f->len - used);
     f->len -= used;
     for (i = 0; i < f->nref && f->refs[i].end <= used; i++)
@@ -522,6 +752,7 @@ static void drain(struct tap_decoder *d, struct flow *f, int64_t ts)
         if (diff > 0)
             break;
         f->ooo = s->next;
+        f->nooo--;
         f->ooo_bytes -= s->len;
         f->ooo_mem -= sizeof *s + s->len + s->nrefs * sizeof *s->refs;
         recharge(d, f);
@@ -574,11 +805,13 @@ static void hold(struct tap_decoder *d, struct flow *f, uint32_t seq, const unsi
     s->seq = seq;
     s->len = len;
     s->nrefs = nrefs;
-    s->refs = (struct tap_frame_ref *)(s->data + len);
+    s->refs = (struct tap_frame_ref *)(s + 1);
+    s->data = (unsigned char *)(s->refs + nrefs);
     memcpy(s->data, p, len);
     memcpy(s->refs, refs, nrefs * sizeof *refs);
     s->next = *pp;
     *pp = s;
+    f->nooo++;
     f->ooo_bytes += len;
     f->ooo_mem += need;
     if (f->gap_ts == 0) {
@@ -586,7 +819,7 @@ static void hold(struct tap_decoder *d, struct flow *f, uint32_t seq, const unsi
         d->ngaps++;
     }
     recharge(d, f);
-    if (f->ooo_bytes > GAP_MAX_HELD)
+    if (f->ooo_bytes > GAP_MAX_HELD || f->nooo > GAP_MAX_SEGS)
         skip_gap(d, f, ts);
 }
 
@@ -628,6 +861,8 @@ static void flow_reset(struct tap_decoder *d, struct flow *f)
     f->rescan = 0;
     f->have_seq = 0;
     f->fresh = 0;
+    f->ws = 0;
+    f->ws_skip = 0;
 }
 
 static void tcp(struct tap_decoder *d, struct pkt *pk, const unsigned char *p, size_t n)
@@ -850,6 +1085,11 @@ static void frag_add(struct tap_decoder *d, struct pkt *pk, unsigned proto, uint
             end = pc->off + pc->len;
     if (end < e->total)
         return;
+    if (d->scratch == NULL && (d->scratch = malloc(MAX_DGRAM)) == NULL) {
+        DROP(d, frag_memory);
+        frag_free(d, e);
+        return;
+    }
     {
         struct tap_frame_ref refs[TAP_MSG_MAX_FRAMES];
         struct pkt whole = *pk;
@@ -1152,6 +1392,8 @@ void tap_decoder_free(struct tap_decoder *d)
     while (d->ahead != NULL)
         frag_free(d, d->ahead);
     free(d->tb);
+    free(d->scratch);
+    free(d->wsbuf);
     free(d);
 }
 

@@ -32,7 +32,8 @@ struct tap_decode_limits {
 /* Fills l with the defaults above. */
 void tap_decode_limits_init(struct tap_decode_limits *l);
 
-/* Called for each message; m and everything it points to is valid during the call only. */
+/* Called for each message; m and everything it points to is valid during the call only.
+   It must not call back into the decoder that calls it. */
 typedef void (*tap_msg_fn)(void *arg, const struct tap_msg *m);
 
 /* A new decoder with a copy of l (NULL: the defaults). Returns NULL when out of memory. */

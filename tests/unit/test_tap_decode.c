@@ -811,6 +811,84 @@ static void tcp_flow_and_memory_limits(void **state)
     drops_are(TAP_DROP_tcp_flows, 1, TAP_DROP_tcp_memory, 1, TAP_DROP_tcp_idle, 1, -1);
 }
 
+static void tcp_message_in_one_byte_segments(void **state)
+{
+    size_t len = strlen(INVITE), i;
+
+    reset_frames();
+    for (i = 0; i < len; i++)
+        feed_tcp((uint32_t)(100 + i), 0, INVITE + i, 1);
+    assert_int_equal(S.n, 1);
+    assert_msg(0, INVITE, len);
+    assert_int_equal(S.nframes[0], TAP_MSG_MAX_FRAMES); /* the list is cut, not the message */
+    assert_int_equal(S.frames[0][0].index, 1);
+    assert_int_equal(S.frames[0][TAP_MSG_MAX_FRAMES - 1].index, TAP_MSG_MAX_FRAMES);
+    drops_are(-1);
+}
+
+/* A WebSocket frame header (RFC 6455 5.2) for n payload bytes; mask NULL: unmasked. */
+static size_t ws_head(unsigned char *out, size_t n, const unsigned char *mask)
+{
+    size_t h = 2;
+
+    out[0] = 0x81; /* FIN, text */
+    if (n < 126) {
+        out[1] = (unsigned char)n;
+    } else {
+        out[1] = 126;
+        wr16(out + 2, (unsigned)n);
+        h = 4;
+    }
+    if (mask != NULL) {
+        out[1] |= 0x80;
+        memcpy(out + h, mask, 4);
+        h += 4;
+    }
+    return h;
+}
+
+static void websocket_frames_carry_sip(void **state)
+{
+    static const char req[] = "GET / HTTP/1.1\r\nHost: sbc.example.com\r\nUpgrade: websocket\r\n"
+                              "Connection: Upgrade\r\nSec-WebSocket-Protocol: sip\r\n\r\n";
+    static const char resp[] = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: WebSocket\r\n"
+                               "Connection: Upgrade\r\n\r\n";
+    static const unsigned char mask[4] = {0x12, 0x34, 0x56, 0x78};
+    unsigned char seg[8192], l4[8192];
+    size_t n, i, len = strlen(INVITE);
+
+    reset_frames();
+    /* the client: the upgrade and a masked INVITE in one segment, then a ping */
+    memcpy(seg, req, strlen(req));
+    n = strlen(req);
+    n += ws_head(seg + n, len, mask);
+    for (i = 0; i < len; i++)
+        seg[n + i] = (unsigned char)(INVITE[i] ^ mask[i & 3]);
+    n += len;
+    feed_eth4(6, 1, 0, l4, tcp(l4, 40000, 5060, 1, 0, seg, n));
+    seg[0] = 0x89; /* ping */
+    seg[1] = 0x80;
+    memcpy(seg + 2, mask, 4);
+    feed_eth4(6, 1, 0, l4, tcp(l4, 40000, 5060, (uint32_t)(1 + n), 0, seg, 6));
+    /* the server: the 101, then a 100 Trying over two segments */
+    feed_eth4(6, 1, 0, l4, tcp(l4, 5060, 40000, 9, 0, resp, strlen(resp)));
+    n = ws_head(seg, strlen(TRYING), NULL);
+    memcpy(seg + n, TRYING, strlen(TRYING));
+    n += strlen(TRYING);
+    feed_eth4(6, 1, 0, l4, tcp(l4, 5060, 40000, (uint32_t)(9 + strlen(resp)), 0, seg, 30));
+    feed_eth4(6, 1, 0, l4,
+              tcp(l4, 5060, 40000, (uint32_t)(9 + strlen(resp) + 30), 0, seg + 30, n - 30));
+    assert_int_equal(S.n, 2);
+    assert_msg(0, INVITE, len);
+    assert_frames(0, 1, 1);
+    assert_int_equal(S.transport[0], SW_TCP);
+    assert_msg(1, TRYING, strlen(TRYING));
+    assert_frames(1, 2, 4, 5);
+    assert_int_equal(seen(TAP_SEEN_websocket), 2);
+    assert_int_equal(seen(TAP_SEEN_not_sip), 0);
+    drops_are(-1);
+}
+
 /* --- speed -------------------------------------------------------------------------------- */
 
 static void udp_decode_speed(void **state)
@@ -864,6 +942,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(tcp_stream_not_starting_with_sip, setup, teardown),
         cmocka_unit_test_setup_teardown(tcp_idle_flow_with_half_message, setup, teardown),
         cmocka_unit_test_setup_teardown(tcp_flow_and_memory_limits, setup, teardown),
+        cmocka_unit_test_setup_teardown(tcp_message_in_one_byte_segments, setup, teardown),
+        cmocka_unit_test_setup_teardown(websocket_frames_carry_sip, setup, teardown),
         cmocka_unit_test(udp_decode_speed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
