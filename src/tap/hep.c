@@ -253,14 +253,20 @@ static enum tap_drop decode_v12(const unsigned char *buf, size_t len, const char
     if (len < 8)
         return TAP_DROP_hep_malformed;
     int version = buf[0], family = buf[2];
-    size_t hl = buf[1], iplen;
+    size_t hl, iplen;
     if (family == 2)
         iplen = 8;
     else if (family == 10)
         iplen = 32;
     else
         return TAP_DROP_hep_malformed;
-    if (hl != 8 + iplen || len < hl)
+    /*
+     * The header's length byte is not trusted: senders disagree on it (sngrep 1.6 writes
+     * 4, the size of its first struct alone), and receivers (Kamailio's sipcapture)
+     * compute the offset from the family, as done here.
+     */
+    hl = 8 + iplen;
+    if (len < hl)
         return TAP_DROP_hep_malformed;
     size_t off = hl;
     if (version == 2) {

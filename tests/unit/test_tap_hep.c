@@ -418,6 +418,12 @@ static void v2_packet(void **state)
     assert_int_equal(tap_hep_decode(b, n, NULL, &scratch, &m), TAP_DROP_none);
     assert_addr(&m.src, "[2001:db8::a]:5060");
     assert_int_equal(m.len, strlen(SIP));
+    /* sngrep 1.6 writes 4 in the length byte: the offset comes from the family */
+    n = build_v2(b, 2, 2);
+    b[1] = 4;
+    assert_int_equal(tap_hep_decode(b, n, NULL, &scratch, &m), TAP_DROP_none);
+    assert_int_equal(m.len, strlen(SIP));
+    assert_memory_equal(m.data, SIP, m.len);
     n = build_v2(b, 1, 2);
     assert_int_equal(tap_hep_decode(b, n, NULL, &scratch, &m), TAP_DROP_none);
     assert_int_equal(m.ts_us, 0);
