@@ -19,6 +19,9 @@
 # and src/http/api.c, pub.c. fuzz_tap (the TAP's packet decoder: link types, IP, fragments,
 # TCP reassembly; seeds made by tests/fuzz/mkcorpus_tap.py) from src/tap/decode.c, packet.c
 # and src/sip's framing.
+# and src/http/api.c, pub.c. fuzz_pcapng (the TAP's capture-file reader: its pcapng
+# parser, gzip detection, libpcap for classic pcap) from src/tap/source.c and packet.c,
+# and needs libpcap-dev and zlib1g-dev (-lpcap -lz).
 set -eu
 
 seconds=${1:-60}
@@ -105,6 +108,13 @@ echo "fuzz.sh: building fuzz_http" >&2
     "$top"/src/sip/stir.c "$top"/src/http/api.c "$top"/src/http/pub.c \
     "$top/tests/fuzz/fuzz_http.c" $libs -losipparser2 -pthread -o "$build/fuzz_http"
 
+# fuzz_pcapng: the TAP's capture-file reader (src/tap/source.c), each input a whole file
+echo "fuzz.sh: building fuzz_pcapng" >&2
+"$cc" -g -O1 -fno-omit-frame-pointer \
+    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+    "$top"/src/tap/source.c "$top"/src/tap/packet.c "$top/tests/fuzz/fuzz_pcapng.c" \
+    -lpcap -lz -o "$build/fuzz_pcapng"
+
 failed=
 run fuzz_http http 16384 || failed="$failed fuzz_http"
 run fuzz_identity identity 10000 || failed="$failed fuzz_identity"
@@ -112,6 +122,7 @@ run fuzz_stir stir 8192 || failed="$failed fuzz_stir"
 run fuzz_tnauth tnauth 8192 || failed="$failed fuzz_tnauth"
 run fuzz_sip sip 8192 || failed="$failed fuzz_sip"
 run fuzz_tap tap 16384 || failed="$failed fuzz_tap"
+run fuzz_pcapng pcapng 65536 || failed="$failed fuzz_pcapng"
 # fuzz_proxy's seeds are the SIP ones, each behind a first byte that picks source and transport
 run_proxy() {
     mkdir -p "$build/corpus/proxy"

@@ -1,13 +1,22 @@
 /*
  * source.c - capture files, the --failed-pcap writer and live capture (see source.h).
  *
- * Files: libpcap reads pcap and pcapng from a FILE. A plain file is handed over as a
- * stdio FILE on its descriptor; a gzip'd file (first bytes 1f 8b) and standard input go
- * through zlib's gzread behind a fopencookie FILE (zlib reads data that is not gzip as it
- * is, which is how a pipe, whose first bytes cannot be peeked and put back, is read either
- * way). Several files are merged by holding one pending frame per file and handing out
- * the earliest: libpcap's buffer for that frame stays valid because its file is not read
- * again until the frame has been handed out.
+ * Files: a plain file is handed over as a stdio FILE on its descriptor; a gzip'd file
+ * (first bytes 1f 8b) and standard input go through zlib's gzread behind a fopencookie FILE
+ * (zlib reads data that is not gzip as it is, which is how a pipe, whose first bytes cannot
+ * be peeked, is read either way: the cookie reads the first 4 bytes ahead and hands them
+ * out again). libpcap reads classic pcap from that FILE. pcapng is read here, block by
+ * block (the ng_* functions), because libpcap 1.10 refuses a file whose interfaces have
+ * different link types, which is what dumpcap writes for "-i eth0 -i any": each frame
+ * carries its own interface's link type. Several files are merged by holding one pending
+ * frame per file and handing out the earliest: the buffer of that frame (libpcap's, or the
+ * file's own block buffer) stays valid because its file is not read again until the frame
+ * has been handed out.
+ *
+ * The pcapng reader trusts no length: a block is 12 bytes to 16 MiB, a multiple of 4, and
+ * ends with its own length; a packet's captured length lies inside its block; an option
+ * lies inside its block. One buffer per file holds the current block (it grows to the
+ * largest block seen, 16 MiB at most); nothing is allocated per frame.
  *
  * Rule: no error ends the process or is printed; a file that fails mid-way ends alone and
  * its message is kept for the caller.
@@ -30,18 +39,38 @@
 
 enum file_state { F_NEED, F_PENDING, F_ENDED };
 
+/* One pcapng interface (IDB) of the current section. */
+struct ng_if {
+    int linktype; /* DLT_*, as libpcap maps the file's LINKTYPE_* */
+    uint32_t snaplen;
+    unsigned char tsresol; /* if_tsresol: 10^-n, or 2^-(n & 0x7f) when the high bit is set */
+    int64_t tsoffset;      /* if_tsoffset: seconds added to every time */
+};
+
 struct tap_file {
     char *name;
-    pcap_t *p;
-    FILE *fp;      /* the FILE libpcap reads (pcap_close closes it) */
+    pcap_t *p;     /* libpcap's handle (classic pcap), or NULL */
+    FILE *fp;      /* the FILE read (pcap_close closes it; fclose for pcapng) */
     gzFile gz;     /* zlib's handle under fp for gzip'd files and stdin, else NULL */
     uint64_t size; /* bytes on disk; 0 when unknown (stdin) */
     uint64_t done; /* bytes consumed when the file ended */
     int linktype, snaplen;
     uint64_t index; /* frames read */
     enum file_state state;
-    struct pcap_pkthdr *hdr; /* the pending frame (F_PENDING) */
-    const u_char *data;
+    /* the pending frame (F_PENDING) */
+    const unsigned char *data;
+    size_t caplen, len;
+    int flink; /* its link type: the file's, or (pcapng) its interface's */
+    int64_t ts_us;
+    /* pcapng (ng != 0) */
+    int ng;
+    int be;             /* the current section is big-endian */
+    unsigned char *buf; /* the current block */
+    size_t bufcap;      /* <= NG_MAX_BLOCK */
+    struct ng_if *ifs;  /* the current section's interfaces */
+    size_t nif, ifcap;  /* nif <= NG_MAX_IFS */
+    uint64_t off;       /* offset of the next block in the (uncompressed) stream */
+    int64_t last_ts;    /* the last frame's time, for simple packet blocks */
 };
 
 struct tap_files {
@@ -51,11 +80,27 @@ struct tap_files {
     char err[512];
 };
 
+/* What the fopencookie FILE reads: zlib's stream, whose first bytes were read ahead (to
+   tell pcapng from pcap) and are handed out first. */
+struct gz_cookie {
+    gzFile gz;
+    unsigned char pre[4];
+    size_t npre, ipre;
+};
+
 static ssize_t gz_cookie_read(void *c, char *buf, size_t size)
 {
+    struct gz_cookie *k = c;
+
+    if (k->ipre < k->npre) {
+        size_t n = k->npre - k->ipre < size ? k->npre - k->ipre : size;
+        memcpy(buf, k->pre + k->ipre, n);
+        k->ipre += n;
+        return (ssize_t)n;
+    }
     if (size > INT_MAX)
         size = INT_MAX;
-    int n = gzread((gzFile)c, buf, (unsigned)size);
+    int n = gzread(k->gz, buf, (unsigned)size);
     if (n < 0) {
         errno = EIO; /* the reason is gzerror's, which file_read quotes */
         return -1;
@@ -65,7 +110,11 @@ static ssize_t gz_cookie_read(void *c, char *buf, size_t size)
 
 static int gz_cookie_close(void *c)
 {
-    return gzclose_r((gzFile)c) == Z_OK ? 0 : -1;
+    struct gz_cookie *k = c;
+    int rc = gzclose_r(k->gz) == Z_OK ? 0 : -1;
+
+    free(k);
+    return rc;
 }
 
 /* zlib's last error on gz ("incorrect data check"; NULL when none, or when the stream was
@@ -83,12 +132,16 @@ static const char *gz_error(gzFile gz)
     return why;
 }
 
-/* Opens the FILE that libpcap will read for path. 0, or -1 with err. */
+static const unsigned char NG_MAGIC[4] = {0x0a, 0x0d, 0x0d, 0x0a};
+
+/* Opens the FILE that path is read from; t->ng says whether it holds pcapng (by its first
+   4 bytes, after gzip). 0, or -1 with err. */
 static int open_stream(struct tap_file *t, const char *path, char *err, size_t errlen)
 {
     int fd, gz;
     struct stat st;
-    unsigned char magic[2];
+    unsigned char magic[4];
+    struct gz_cookie *k;
 
     if (strcmp(path, "-") == 0) {
         if ((fd = dup(STDIN_FILENO)) < 0) {
@@ -114,7 +167,9 @@ static int open_stream(struct tap_file *t, const char *path, char *err, size_t e
                 return -1;
             }
             t->size = (uint64_t)st.st_size;
-            gz = pread(fd, magic, 2, 0) == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
+            ssize_t got = pread(fd, magic, 4, 0);
+            gz = got >= 2 && magic[0] == 0x1f && magic[1] == 0x8b;
+            t->ng = got == 4 && memcmp(magic, NG_MAGIC, 4) == 0;
         } else {
             gz = 1; /* a FIFO or device: cannot peek, zlib decides */
         }
@@ -127,16 +182,23 @@ static int open_stream(struct tap_file *t, const char *path, char *err, size_t e
         }
         return 0;
     }
-    if ((t->gz = gzdopen(fd, "rb")) == NULL) {
+    if ((k = calloc(1, sizeof(*k))) == NULL || (t->gz = gzdopen(fd, "rb")) == NULL) {
         snprintf(err, errlen, "%s: out of memory", path);
+        free(k);
         close(fd);
         return -1;
     }
+    k->gz = t->gz;
     gzbuffer(t->gz, 128 * 1024);
+    /* a short read or an error here shows again, to libpcap, on the reads that follow */
+    int got = gzread(t->gz, k->pre, 4);
+    k->npre = got > 0 ? (size_t)got : 0;
+    t->ng = k->npre == 4 && memcmp(k->pre, NG_MAGIC, 4) == 0;
     cookie_io_functions_t io = {.read = gz_cookie_read, .close = gz_cookie_close};
-    if ((t->fp = fopencookie(t->gz, "rb", io)) == NULL) {
+    if ((t->fp = fopencookie(k, "rb", io)) == NULL) {
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
         gzclose_r(t->gz);
+        free(k);
         t->gz = NULL;
         return -1;
     }
@@ -146,7 +208,7 @@ static int open_stream(struct tap_file *t, const char *path, char *err, size_t e
 /* Bytes of t consumed so far. */
 static uint64_t file_done(const struct tap_file *t)
 {
-    if (t->p == NULL)
+    if (t->fp == NULL)
         return t->done;
     if (t->gz != NULL) {
         z_off_t o = gzoffset(t->gz);
@@ -160,14 +222,345 @@ static uint64_t file_done(const struct tap_file *t)
 
 static void file_end(struct tap_file *t)
 {
-    if (t->p != NULL) {
+    if (t->fp != NULL) {
         t->done = t->size != 0 ? t->size : file_done(t);
-        pcap_close(t->p); /* closes fp, and through it gz */
+        if (t->p != NULL)
+            pcap_close(t->p); /* closes fp, and through it gz */
+        else
+            fclose(t->fp);
         t->p = NULL;
         t->fp = NULL;
         t->gz = NULL;
     }
+    free(t->buf);
+    free(t->ifs);
+    t->buf = NULL;
+    t->ifs = NULL;
+    t->bufcap = t->nif = t->ifcap = 0;
     t->state = F_ENDED;
+}
+
+/* --- pcapng ----------------------------------------------------------------------- */
+
+#define NG_MAX_BLOCK (16u * 1024 * 1024)
+#define NG_MAX_IFS 65536
+#define NG_SHB 0x0A0D0D0Au
+#define NG_IDB 1u
+#define NG_OPB 2u /* obsolete packet block */
+#define NG_SPB 3u
+#define NG_EPB 6u
+
+/* What ng_block read. */
+enum { NG_ERR = -1, NG_EOF = 0, NG_FRAME, NG_IF, NG_OTHER };
+
+static uint16_t ng16(const unsigned char *p, int be)
+{
+    return be ? (uint16_t)(p[0] << 8 | p[1]) : (uint16_t)(p[1] << 8 | p[0]);
+}
+
+static uint32_t ng32(const unsigned char *p, int be)
+{
+    return be ? (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]
+              : (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0];
+}
+
+static uint64_t ng64(const unsigned char *p, int be)
+{
+    return be ? (uint64_t)ng32(p, 1) << 32 | ng32(p + 4, 1)
+              : (uint64_t)ng32(p + 4, 0) << 32 | ng32(p, 0);
+}
+
+/* The DLT_* value libpcap gives a file's LINKTYPE_* (they differ for a few, LINKTYPE_RAW
+   101 being DLT_RAW above all), so that a frame says the same as from a classic pcap. */
+static int ng_dlt(unsigned linktype)
+{
+    switch (linktype) {
+    case 100:
+        return DLT_ATM_RFC1483;
+    case 101:
+        return DLT_RAW;
+    case 102:
+        return DLT_SLIP_BSDOS;
+    case 103:
+        return DLT_PPP_BSDOS;
+    default:
+        return (int)linktype;
+    }
+}
+
+/* A time of ticks in interface i's resolution, as microseconds since the epoch (saturated:
+   a hostile time must not overflow). */
+static int64_t ng_time(const struct ng_if *i, uint64_t ticks)
+{
+    unsigned e = i->tsresol & 0x7f;
+    int64_t us, off;
+
+    if (i->tsresol & 0x80) { /* 2^-e seconds */
+        if (e > 44) {        /* keep frac * 10^6 under 2^64; the bits lost are < 1 us */
+            ticks = e - 44 >= 64 ? 0 : ticks >> (e - 44);
+            e = 44;
+        }
+        uint64_t sec = ticks >> e, frac = ticks & (((uint64_t)1 << e) - 1);
+        us = sec > (uint64_t)INT64_MAX / 1000000
+                 ? INT64_MAX
+                 : (int64_t)(sec * 1000000 + ((frac * 1000000) >> e));
+    } else if (e <= 6) { /* 10^-e seconds, e <= 6: multiply */
+        uint64_t m = 1;
+        while (e++ < 6)
+            m *= 10;
+        us = ticks > (uint64_t)INT64_MAX / m ? INT64_MAX : (int64_t)(ticks * m);
+    } else { /* finer than a microsecond: divide (past 10^-25 every time is 0) */
+        uint64_t d = 1;
+        if (e - 6 > 19)
+            ticks = 0;
+        while (e-- > 6 && d <= UINT64_MAX / 10)
+            d *= 10;
+        us = (int64_t)((ticks / d) > (uint64_t)INT64_MAX ? (uint64_t)INT64_MAX : ticks / d);
+    }
+    if (__builtin_mul_overflow(i->tsoffset, (int64_t)1000000, &off))
+        return i->tsoffset < 0 ? INT64_MIN : INT64_MAX;
+    if (__builtin_add_overflow(us, off, &us))
+        return off < 0 ? INT64_MIN : INT64_MAX;
+    return us;
+}
+
+/* Makes t->buf hold n bytes (n <= NG_MAX_BLOCK). 0, or -1 (out of memory). */
+static int ng_reserve(struct tap_file *t, size_t n)
+{
+    if (n <= t->bufcap)
+        return 0;
+    size_t cap = t->bufcap != 0 ? t->bufcap : 4096;
+    while (cap < n)
+        cap *= 2;
+    if (cap > NG_MAX_BLOCK)
+        cap = NG_MAX_BLOCK;
+    unsigned char *b = realloc(t->buf, cap);
+    if (b == NULL)
+        return -1;
+    t->buf = b;
+    t->bufcap = cap;
+    return 0;
+}
+
+/* Reads n bytes into t->buf + at. NG_OTHER when all came; else NG_ERR with err saying
+   why: a read error, or the end of the file inside the block at offset at. */
+static int ng_read(struct tap_file *t, size_t at, size_t n, uint64_t blk, size_t want, char *err,
+                   size_t errlen)
+{
+    size_t got = fread(t->buf + at, 1, n, t->fp);
+    const char *zwhy;
+
+    if (got == n)
+        return NG_OTHER;
+    if (ferror(t->fp)) {
+        if ((zwhy = gz_error(t->gz)) != NULL)
+            snprintf(err, errlen, "%s: frame %llu: gzip: %s", t->name,
+                     (unsigned long long)t->index + 1, zwhy);
+        else
+            snprintf(err, errlen, "%s: frame %llu: %s", t->name, (unsigned long long)t->index + 1,
+                     strerror(errno != 0 ? errno : EIO));
+        return NG_ERR;
+    }
+    snprintf(err, errlen,
+             "%s: truncated at frame %llu (the block at offset %llu has %zu of %zu bytes)", t->name,
+             (unsigned long long)t->index + 1, (unsigned long long)blk, at + got, want);
+    return NG_ERR;
+}
+
+/* The interface of a packet block, or NULL when the section has no such interface. */
+static const struct ng_if *ng_iface(const struct tap_file *t, uint32_t id)
+{
+    return id < t->nif ? &t->ifs[id] : NULL;
+}
+
+/* Reads one block of t. NG_FRAME (a packet: the pending frame is set), NG_IF (an
+   interface), NG_OTHER (a section header or a block skipped), NG_EOF (the file ends
+   between blocks) or NG_ERR with err. */
+static int ng_block(struct tap_file *t, char *err, size_t errlen)
+{
+    uint64_t at = t->off;
+    unsigned char *b;
+    uint32_t type, total;
+    size_t head = 8;
+    int be = t->be;
+
+    if (ng_reserve(t, 12) != 0) {
+        snprintf(err, errlen, "%s: out of memory", t->name);
+        return NG_ERR;
+    }
+    b = t->buf;
+    size_t got = fread(b, 1, 8, t->fp);
+    if (got == 0 && !ferror(t->fp))
+        return NG_EOF;
+    if (got < 8) {
+        if (ferror(t->fp))
+            return ng_read(t, 0, 8, at, 8, err, errlen);
+        snprintf(err, errlen,
+                 "%s: truncated at frame %llu (the block at offset %llu has %zu of 8 bytes)",
+                 t->name, (unsigned long long)t->index + 1, (unsigned long long)at, got);
+        return NG_ERR;
+    }
+    if (memcmp(b, NG_MAGIC, 4) == 0) { /* a section: its byte-order magic says how to read it */
+        if (ng_read(t, 8, 4, at, 12, err, errlen) != NG_OTHER)
+            return NG_ERR;
+        head = 12;
+        if (ng32(b + 8, 1) == 0x1A2B3C4Du)
+            be = 1;
+        else if (ng32(b + 8, 0) == 0x1A2B3C4Du)
+            be = 0;
+        else {
+            snprintf(err, errlen,
+                     "%s: section header at offset %llu: byte-order magic %02x%02x%02x%02x",
+                     t->name, (unsigned long long)at, b[8], b[9], b[10], b[11]);
+            return NG_ERR;
+        }
+    }
+    type = ng32(b, be);
+    total = ng32(b + 4, be);
+    if (total % 4 != 0 || total < 12 || total > NG_MAX_BLOCK) {
+        snprintf(err, errlen, "%s: block of %lu bytes at offset %llu (%s)", t->name,
+                 (unsigned long)total, (unsigned long long)at,
+                 total % 4 != 0 ? "not a multiple of 4"
+                 : total < 12   ? "under 12"
+                                : "over 16 MiB");
+        return NG_ERR;
+    }
+    if (ng_reserve(t, total) != 0) {
+        snprintf(err, errlen, "%s: out of memory", t->name);
+        return NG_ERR;
+    }
+    b = t->buf;
+    if (total > head && ng_read(t, head, total - head, at, total, err, errlen) != NG_OTHER)
+        return NG_ERR;
+    t->off += total;
+    if (ng32(b + total - 4, be) != total) {
+        snprintf(err, errlen, "%s: block of %lu bytes at offset %llu ends with length %lu", t->name,
+                 (unsigned long)total, (unsigned long long)at,
+                 (unsigned long)ng32(b + total - 4, be));
+        return NG_ERR;
+    }
+    /* the fixed part of each block read here: SHB 16, IDB 8, EPB and OPB 20, SPB 4 */
+    size_t body = total - 12, fixed = type == NG_SHB                     ? 16
+                                      : type == NG_IDB                   ? 8
+                                      : type == NG_EPB || type == NG_OPB ? 20
+                                      : type == NG_SPB                   ? 4
+                                                                         : 0;
+    if (body < fixed) {
+        snprintf(err, errlen, "%s: block of %lu bytes at offset %llu: too short for its type %lu",
+                 t->name, (unsigned long)total, (unsigned long long)at, (unsigned long)type);
+        return NG_ERR;
+    }
+    const unsigned char *p = b + 8;
+    if (type == NG_SHB) {
+        unsigned major = ng16(p + 4, be), minor = ng16(p + 6, be);
+        if (major != 1) {
+            snprintf(err, errlen, "%s: section header at offset %llu: version %u.%u (1.x is read)",
+                     t->name, (unsigned long long)at, major, minor);
+            return NG_ERR;
+        }
+        t->be = be;
+        t->nif = 0; /* a section's interfaces are its own */
+        return NG_OTHER;
+    }
+    if (type == NG_IDB) {
+        if (t->nif == NG_MAX_IFS) {
+            snprintf(err, errlen, "%s: interface at offset %llu: over %d in one section", t->name,
+                     (unsigned long long)at, NG_MAX_IFS);
+            return NG_ERR;
+        }
+        if (t->nif == t->ifcap) {
+            size_t cap = t->ifcap != 0 ? t->ifcap * 2 : 4;
+            struct ng_if *v = realloc(t->ifs, cap * sizeof(*v));
+            if (v == NULL) {
+                snprintf(err, errlen, "%s: out of memory", t->name);
+                return NG_ERR;
+            }
+            t->ifs = v;
+            t->ifcap = cap;
+        }
+        struct ng_if *i = &t->ifs[t->nif++];
+        i->linktype = ng_dlt(ng16(p, be));
+        i->snaplen = ng32(p + 4, be);
+        i->tsresol = 6;
+        i->tsoffset = 0;
+        /* options: code, length, value padded to 4 bytes; one that overruns ends them */
+        for (size_t o = 8; body - o >= 4;) {
+            unsigned code = ng16(p + o, be), len = ng16(p + o + 2, be);
+            if (code == 0 || len > body - o - 4)
+                break;
+            if (code == 9 && len >= 1)
+                i->tsresol = p[o + 4];
+            else if (code == 14 && len >= 8)
+                i->tsoffset = (int64_t)ng64(p + o + 4, be);
+            o += 4 + (((size_t)len + 3) & ~(size_t)3);
+            if (o > body)
+                break;
+        }
+        return NG_IF;
+    }
+    if (type != NG_EPB && type != NG_OPB && type != NG_SPB)
+        return NG_OTHER;
+
+    const struct ng_if *i;
+    uint32_t caplen, len;
+    t->index++;
+    if (type == NG_SPB) { /* interface 0, no time, as much as the block holds */
+        i = ng_iface(t, 0);
+        len = ng32(p, be);
+        caplen = len < body - 4 ? len : (uint32_t)(body - 4);
+        if (i != NULL && i->snaplen != 0 && caplen > i->snaplen)
+            caplen = i->snaplen;
+        t->data = p + 4;
+        t->ts_us = t->last_ts;
+    } else {
+        i = ng_iface(t, type == NG_EPB ? ng32(p, be) : ng16(p, be));
+        caplen = ng32(p + 12, be);
+        len = ng32(p + 16, be);
+        if (caplen > body - 20) {
+            snprintf(
+                err, errlen,
+                "%s: frame %llu: captured length %lu exceeds its block of %lu bytes at offset %llu",
+                t->name, (unsigned long long)t->index, (unsigned long)caplen, (unsigned long)total,
+                (unsigned long long)at);
+            return NG_ERR;
+        }
+        t->data = p + 20;
+        /* a frame of no known interface keeps the last time, so it moves no clock */
+        t->ts_us =
+            i != NULL ? ng_time(i, (uint64_t)ng32(p + 4, be) << 32 | ng32(p + 8, be)) : t->last_ts;
+    }
+    t->caplen = caplen;
+    t->len = len;
+    /* no such interface: -1, a link type no decoder reads (dropped as "linktype") */
+    t->flink = i != NULL ? i->linktype : -1;
+    t->last_ts = t->ts_us;
+    return NG_FRAME;
+}
+
+/* Reads t's blocks up to its first interface, which gives the file's link type and
+   snapshot length. 0, or -1 with err. */
+static int ng_open(struct tap_file *t, char *err, size_t errlen)
+{
+    for (;;) {
+        switch (ng_block(t, err, errlen)) {
+        case NG_IF:
+            t->linktype = t->ifs[0].linktype;
+            t->snaplen = t->ifs[0].snaplen > INT_MAX ? INT_MAX : (int)t->ifs[0].snaplen;
+            t->state = F_NEED;
+            return 0;
+        case NG_OTHER:
+            continue;
+        case NG_FRAME:
+            snprintf(err, errlen, "%s: a packet comes before any interface description block",
+                     t->name);
+            return -1;
+        case NG_EOF:
+            snprintf(err, errlen, "%s: no interface description block", t->name);
+            return -1;
+        default:
+            return -1;
+        }
+    }
 }
 
 static int file_open(struct tap_file *t, const char *path, char *err, size_t errlen)
@@ -180,6 +573,8 @@ static int file_open(struct tap_file *t, const char *path, char *err, size_t err
     }
     if (open_stream(t, path, err, errlen) != 0)
         return -1;
+    if (t->ng)
+        return ng_open(t, err, errlen);
     t->p = pcap_fopen_offline_with_tstamp_precision(t->fp, PCAP_TSTAMP_PRECISION_MICRO, perr);
     if (t->p == NULL) {
         const char *zwhy = gz_error(t->gz);
@@ -239,9 +634,34 @@ struct tap_files *tap_files_open(char *const *paths, size_t n, char *err, size_t
 /* Reads t's next frame. 0 (pending or ended at EOF), or -1 with f->err (ended). */
 static int file_read(struct tap_files *f, struct tap_file *t)
 {
-    int rc = pcap_next_ex(t->p, &t->hdr, &t->data);
+    struct pcap_pkthdr *h;
+    const u_char *data;
+
+    if (t->ng) {
+        for (;;) {
+            switch (ng_block(t, f->err, sizeof(f->err))) {
+            case NG_FRAME:
+                t->state = F_PENDING;
+                return 0;
+            case NG_EOF:
+                file_end(t);
+                return 0;
+            case NG_ERR:
+                file_end(t);
+                return -1;
+            default:
+                continue; /* every block is at least 12 bytes: the file ends */
+            }
+        }
+    }
+    int rc = pcap_next_ex(t->p, &h, &data);
     if (rc == 1) {
         t->index++;
+        t->data = data;
+        t->caplen = h->caplen;
+        t->len = h->len;
+        t->flink = t->linktype;
+        t->ts_us = (int64_t)h->ts.tv_sec * 1000000 + h->ts.tv_usec;
         t->state = F_PENDING;
         return 0;
     }
@@ -277,23 +697,18 @@ int tap_files_next(struct tap_files *f, struct tap_frame *out)
             return -1; /* the others are read on the next call */
         if (t->state != F_PENDING)
             continue;
-        if (best == f->n)
+        if (best == f->n || t->ts_us < f->v[best].ts_us)
             best = i;
-        else {
-            const struct timeval *a = &t->hdr->ts, *b = &f->v[best].hdr->ts;
-            if (a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_usec < b->tv_usec))
-                best = i;
-        }
     }
     if (best == f->n)
         return 0;
     struct tap_file *t = &f->v[best];
     f->last = best;
     out->data = t->data;
-    out->caplen = t->hdr->caplen;
-    out->len = t->hdr->len;
-    out->linktype = t->linktype;
-    out->ts_us = (int64_t)t->hdr->ts.tv_sec * 1000000 + t->hdr->ts.tv_usec;
+    out->caplen = t->caplen;
+    out->len = t->len;
+    out->linktype = t->flink;
+    out->ts_us = t->ts_us;
     out->source = (unsigned)best;
     out->index = t->index;
     return 1;
@@ -339,6 +754,8 @@ void tap_files_close(struct tap_files *f)
             pcap_close(t->p);
         else if (t->fp != NULL)
             fclose(t->fp);
+        free(t->buf);
+        free(t->ifs);
         free(t->name);
     }
     free(f->v);

@@ -3,10 +3,10 @@
  * not, several merged into one stream in time order; "-" for stdin), a live interface
  * through libpcap, and the writer of --failed-pcap.
  *
- * Rule: a frame handed out (struct tap_frame) points into libpcap's buffer and is valid
- * only until the next call on the same handle; whoever keeps it copies it. Nothing here
- * prints: every error is text naming the file or interface ("x.pcap: not a pcap or pcapng
- * file", "eth9: No such device exists").
+ * Rule: a frame handed out (struct tap_frame) points into libpcap's buffer (or, for pcapng,
+ * the file's own block buffer) and is valid only until the next call on the same handle; whoever
+ * keeps it copies it. Nothing here prints: every error is text naming the file or interface
+ * ("x.pcap: not a pcap or pcapng file", "eth9: No such device exists").
  */
 #ifndef SW_TAP_SOURCE_H
 #define SW_TAP_SOURCE_H
@@ -25,13 +25,16 @@ struct tap_files;
 
 /*
  * Opens n capture files (1 <= n <= TAP_FILES_MAX) to be read as one stream, frames in
- * time order (smallest ts_us first; equal times in the order of paths). Each is pcap or
- * pcapng (libpcap reads both, timestamps in microseconds), plain or gzip-compressed
+ * time order (smallest ts_us first; equal times in the order of paths). Each is pcap (read
+ * by libpcap) or pcapng (read here: several sections, interfaces of different link types,
+ * each frame with its interface's link type; if_tsresol and if_tsoffset applied; a packet
+ * of an interface the section lacks has linktype -1, which the decoder drops as
+ * "linktype"), timestamps in microseconds, plain or gzip-compressed
  * (detected by its first bytes 1f 8b, whatever its name). "-" is standard input, once at
  * most (plain or gzip'd too). paths are copied. Every file is opened and its header read
  * here, so a missing or foreign file fails the open: NULL with err naming it
  * ("x.pcap: No such file or directory", "x.pcap: not a pcap or pcapng file",
- * "x.pcap: empty file").
+ * "x.pcap: empty file"; for pcapng, blocks are read up to the first interface here).
  */
 struct tap_files *tap_files_open(char *const *paths, size_t n, char *err, size_t errlen);
 
@@ -40,7 +43,9 @@ struct tap_files *tap_files_open(char *const *paths, size_t n, char *err, size_t
  * index = the frame's 1-based number in its file; the bytes are valid until the next call).
  * Returns 1, 0 at the end of every file, or -1 when one file failed: it is truncated
  * ("x.pcap: truncated at frame 12 (...)": a last record cut short, as a capture that was
- * copied while written leaves it) or unreadable. That file ends there, its message is
+ * copied while written leaves it) or unreadable, or a pcapng block is malformed
+ * ("x.pcapng: block of 4294967292 bytes at offset 96 (over 16 MiB)"; a block is 12 bytes
+ * to 16 MiB, a multiple of 4, and ends with its own length). That file ends there, its message is
  * tap_files_error, and the next call goes on with the other files; a caller that prefers
  * to stop stops.
  */
@@ -51,7 +56,8 @@ int tap_files_next(struct tap_files *f, struct tap_frame *out);
 const char *tap_files_error(const struct tap_files *f);
 
 /* The link type (DLT_*) and snapshot length of file source (its index in paths); -1 for
-   an index out of range. */
+   an index out of range. For pcapng, those of the first interface of the first section
+   (its frames may have others: see tap_frame.linktype). */
 int tap_files_linktype(const struct tap_files *f, unsigned source);
 int tap_files_snaplen(const struct tap_files *f, unsigned source);
 
