@@ -238,6 +238,35 @@ printf '$ %s\n' "stirwire sign --orig 13035550100 --dest 12025550199 --attest B 
 stirwire sign --orig 13035550100 --dest 12025550199 --attest B --x5u "$x5u" --key pki/sp.key |
     stirwire check --key pki/sp.pem -
 
+say "9. Audit a capture: the TAP (stirwire pcap) judges every INVITE as it was on the wire"
+# The callee's INVITE, and a copy whose signature was altered on the way, in a capture
+# (tools/tap/mkcaptures.py writes pcaps from INVITE files; a real one would come from
+# tcpdump, a SPAN port or a customer)
+mkdir -p tapin
+cp invite.txt tapin/valid-01.sip
+python3 - invite.txt tapin/invalid-SIGNATURE-01.sip <<'PY'
+import sys, re
+msg = open(sys.argv[1]).read().replace("Call-ID: ", "Call-ID: altered-", 1)
+# flip one character in the middle of the Identity's signature (its third part)
+m = re.search(r"^Identity: *[^.]+\.[^.]+\.([A-Za-z0-9_-]+)", msg, re.M)
+i = m.start(1) + len(m.group(1)) // 2
+msg = msg[:i] + ("A" if msg[i] != "A" else "B") + msg[i + 1:]
+open(sys.argv[2], "w").write(msg)
+PY
+python3 "$top/tools/tap/mkcaptures.py" tapin capture >/dev/null
+# offline: the certificate behind the x5u, mapped by its URL (no fetch)
+mkdir -p capture-certs
+printf '%s %s\n' "$x5u" "$work/pki/sp-chain.pem" >capture-certs/index
+printf '$ %s\n' "stirwire pcap --certs capture-certs --ca-file pki/root.pem --html report.html capture/eth.pcap"
+set +e
+stirwire pcap --no-progress --certs capture-certs --ca-file pki/root.pem --html report.html \
+    capture/eth.pcap
+prc=$?
+set -e
+[ "$prc" -eq 7 ] || fail "stirwire pcap: exit $prc, expected 7 (a signature failed)"
+echo "exit status 7: a call's signature does not verify (the table says which); report.html"
+echo "is a self-contained report to send a customer (open $work/report.html in a browser)"
+
 say "Done"
 echo "stirwired's configuration is explained in etc/stirwire.conf and stirwired(8); sipp scenarios are in tools/sipp/."
 echo "Next: ./tools/test-all.sh runs every test; README.md explains the commands and exit codes."

@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <libconfig.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -75,9 +76,12 @@ void cmd_pcap_usage(FILE *out)
             "                         character outside [A-Za-z0-9._-] as '_': the certificate\n"
             "                         of https://cert.example.net/sp.pem is\n"
             "                         DIR/cert.example.net_sp.pem); they answer before any fetch\n"
-            "      --no-fetch         never use the network (certificates from --certs and\n"
-            "                         --cache-dir only; CRL distribution points not fetched)\n"
+            "      --no-fetch         never use the network: certificates (and CRLs) from\n"
+            "                         --certs and --cache-dir only; a CRL distribution point\n"
+            "                         with no local copy is skipped (--crl files still count)\n"
             "      --no-verify        decode and report only (every call \"not-verified\")\n"
+            "      --threads N        judge calls on N threads (1..16, default 1): one decodes,\n"
+            "                         N judge, each call always on the same one\n"
             "      --max-age SECONDS  how old iat and Date may be at capture time (default 60)\n"
             "      --skew SECONDS     how far they may lie in the future (default 5)\n"
             "      --date MODE        the Date header: check (default), require or ignore\n"
@@ -160,6 +164,9 @@ struct run {
     struct keyset failed_frames;
     int64_t first_us, last_us;
     uint64_t invalid, calls;
+    int threaded;         /* --threads > 1: the callbacks come from several engines */
+    pthread_mutex_t lock; /* then guards the report, the counts and failed_calls */
+    struct workers *workers;
 };
 
 static void on_call(void *arg, const struct tap_call *c)
@@ -167,6 +174,8 @@ static void on_call(void *arg, const struct tap_call *c)
     struct run *r = arg;
     const char *res;
 
+    if (r->threaded)
+        pthread_mutex_lock(&r->lock);
     tap_report_add(r->report, c);
     r->calls++;
     res = tap_call_result(c->v);
@@ -174,6 +183,8 @@ static void on_call(void *arg, const struct tap_call *c)
         r->invalid++;
     if (r->want_failed && (strcmp(res, "invalid") == 0 || strcmp(res, "unverifiable") == 0))
         keyset_add(&r->failed_calls, hash_bytes(c->call_id, strlen(c->call_id)));
+    if (r->threaded)
+        pthread_mutex_unlock(&r->lock);
 }
 
 static void on_retransmission(void *arg, const struct tap_call *c)
@@ -181,15 +192,211 @@ static void on_retransmission(void *arg, const struct tap_call *c)
     struct run *r = arg;
 
     (void)c;
+    if (r->threaded)
+        pthread_mutex_lock(&r->lock);
     tap_report_retransmission(r->report);
+    if (r->threaded)
+        pthread_mutex_unlock(&r->lock);
 }
 
-/* The decoder's callback: the engine judges the message. */
+/* --- --threads: engines on worker threads, fed by the decoding thread -------------------------- */
+
+/*
+ * The decoding thread copies each message into a batch for the worker its Call-ID hashes
+ * to, so that every message of a call (its retransmissions too) meets the same engine.
+ * Batches are handed over under a mutex, at most BATCHES_MAX in flight per worker (the
+ * decoder waits beyond that, so memory stays bounded).
+ */
+#define BATCH_BYTES (256 * 1024)
+#define BATCH_MSGS 512
+#define BATCHES_MAX 16
+#define WORKERS_MAX 16
+
+struct bitem {
+    size_t off, len;
+    struct sockaddr_storage src, dst;
+    socklen_t srclen, dstlen;
+    int transport;
+    int64_t ts_us;
+};
+
+struct batch {
+    size_t n, used;
+    struct bitem item[BATCH_MSGS];
+    char buf[BATCH_BYTES];
+    struct batch *next;
+};
+
+struct worker {
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    struct batch *head, *tail; /* full batches to judge */
+    size_t queued;
+    int done; /* no more batches will come */
+    struct batch *cur; /* being filled by the decoding thread */
+    struct tap_engine *engine;
+    sw_ctx *ctx;
+    struct sw_stats st;
+};
+
+struct workers {
+    size_t n;
+    int finished;
+    struct worker w[WORKERS_MAX];
+};
+
+/* The Call-ID's hash, read from the raw message (header names case-insensitive, i:). */
+static uint64_t callid_hash(const char *p, size_t n)
+{
+    const char *e = p + n, *l = p;
+
+    while (l < e) {
+        const char *nl = memchr(l, '\n', (size_t)(e - l)), *v;
+        size_t ll = (size_t)((nl != NULL ? nl : e) - l);
+        if (ll <= 2) /* the empty line: the headers end */
+            break;
+        v = NULL;
+        if (ll > 8 && strncasecmp(l, "Call-ID", 7) == 0 && (l[7] == ':' || l[7] == ' '))
+            v = l + 7;
+        else if (ll > 2 && (l[0] == 'i' || l[0] == 'I') && (l[1] == ':' || l[1] == ' '))
+            v = l + 1;
+        if (v != NULL) {
+            const char *ve = l + ll;
+            while (v < ve && (*v == ' ' || *v == ':' || *v == '\t'))
+                v++;
+            while (ve > v && (ve[-1] == '\r' || ve[-1] == ' '))
+                ve--;
+            return hash_bytes(v, (size_t)(ve - v));
+        }
+        l = nl != NULL ? nl + 1 : e;
+    }
+    return 0;
+}
+
+static void worker_push(struct worker *w, struct batch *b)
+{
+    pthread_mutex_lock(&w->lock);
+    while (w->queued >= BATCHES_MAX)
+        pthread_cond_wait(&w->cond, &w->lock);
+    b->next = NULL;
+    if (w->tail != NULL)
+        w->tail->next = b;
+    else
+        w->head = b;
+    w->tail = b;
+    w->queued++;
+    pthread_cond_broadcast(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    struct batch *b;
+    struct tap_msg m;
+    size_t i;
+
+    for (;;) {
+        pthread_mutex_lock(&w->lock);
+        while (w->head == NULL && !w->done)
+            pthread_cond_wait(&w->cond, &w->lock);
+        if ((b = w->head) == NULL) {
+            pthread_mutex_unlock(&w->lock);
+            break;
+        }
+        w->head = b->next;
+        if (w->head == NULL)
+            w->tail = NULL;
+        w->queued--;
+        pthread_cond_broadcast(&w->cond);
+        pthread_mutex_unlock(&w->lock);
+        memset(&m, 0, sizeof(m));
+        for (i = 0; i < b->n; i++) {
+            const struct bitem *it = &b->item[i];
+            m.data = b->buf + it->off;
+            m.len = it->len;
+            memcpy(&m.src, &it->src, sizeof(m.src));
+            memcpy(&m.dst, &it->dst, sizeof(m.dst));
+            m.srclen = it->srclen;
+            m.dstlen = it->dstlen;
+            m.transport = it->transport;
+            m.ts_us = it->ts_us;
+            tap_engine_msg(w->engine, &m);
+        }
+        free(b);
+        tap_engine_poll(w->engine);
+        if (tap_engine_parked(w->engine) >= 512)
+            tap_engine_drain(w->engine, 100);
+    }
+    tap_engine_drain(w->engine, 60000);
+    return NULL;
+}
+
+/* The decoding thread's side: the message to its worker's batch. */
+static void workers_msg(struct workers *ws, const struct tap_msg *m)
+{
+    struct worker *w = &ws->w[callid_hash(m->data, m->len) % ws->n];
+    struct batch *b = w->cur;
+    struct bitem *it;
+
+    if (m->len > BATCH_BYTES)
+        return; /* cannot happen: the decoder's max_msg is 64 KiB */
+    if (b != NULL && (b->n == BATCH_MSGS || b->used + m->len > BATCH_BYTES)) {
+        worker_push(w, b);
+        b = w->cur = NULL;
+    }
+    if (b == NULL) {
+        if ((b = malloc(sizeof(*b))) == NULL)
+            return; /* counted by nobody: out of memory ends the run soon anyway */
+        b->n = b->used = 0;
+        w->cur = b;
+    }
+    it = &b->item[b->n++];
+    it->off = b->used;
+    it->len = m->len;
+    memcpy(b->buf + b->used, m->data, m->len);
+    b->used += m->len;
+    memcpy(&it->src, &m->src, sizeof(it->src));
+    memcpy(&it->dst, &m->dst, sizeof(it->dst));
+    it->srclen = m->srclen;
+    it->dstlen = m->dstlen;
+    it->transport = m->transport;
+    it->ts_us = m->ts_us;
+}
+
+/* Hands over the last batches and waits for every worker to finish. */
+static void workers_finish(struct workers *ws)
+{
+    size_t i;
+
+    if (ws->finished)
+        return;
+    ws->finished = 1;
+    for (i = 0; i < ws->n; i++) {
+        struct worker *w = &ws->w[i];
+        if (w->cur != NULL) {
+            worker_push(w, w->cur);
+            w->cur = NULL;
+        }
+        pthread_mutex_lock(&w->lock);
+        w->done = 1;
+        pthread_cond_broadcast(&w->cond);
+        pthread_mutex_unlock(&w->lock);
+    }
+    for (i = 0; i < ws->n; i++)
+        pthread_join(ws->w[i].thread, NULL);
+}
+
+/* The decoder's callback: the engine judges the message (here or on a worker). */
 static void on_msg(void *arg, const struct tap_msg *m)
 {
     struct run *r = arg;
 
-    tap_engine_msg(r->engine, m);
+    if (r->workers != NULL)
+        workers_msg(r->workers, m);
+    else
+        tap_engine_msg(r->engine, m);
 }
 
 /* --- certificates for offline work ----------------------------------------------------------- */
@@ -320,27 +527,21 @@ static void main_msg(void *arg, const struct tap_msg *m)
     struct pass_ctx *pc = arg;
 
     if (pc->certs != NULL && pc->certs->dir != NULL) {
-        struct sip_msg sm;
-        char err[80];
-        const struct sip_hdr *h;
-        size_t i;
-        if (sip_parse(&sm, m->data, m->len, err, sizeof(err)) == 0 && sm.is_request)
-            for (i = 0; i < 8 && (h = sip_hdr_find(&sm, SH_IDENTITY, i)) != NULL; i++) {
-                /* info=<URL>: the certificate's address (RFC 8224 section 4.1) */
-                const char *v = sm.buf + h->value_off, *e = v + h->value_len, *p, *q;
-                char url[1024];
-                for (p = v; p + 6 < e; p++)
-                    if (strncasecmp(p, "info=<", 6) == 0)
-                        break;
-                if (p + 6 >= e)
-                    continue;
-                p += 6;
-                if ((q = memchr(p, '>', (size_t)(e - p))) == NULL || (size_t)(q - p) >= sizeof(url))
-                    continue;
+        /* each info=<URL> (RFC 8224 section 4.1): the certificates it names */
+        const char *p = m->data, *e = m->data + m->len, *q;
+        char url[1024];
+        int k;
+        for (k = 0; k < 8 && (p = memmem(p, (size_t)(e - p), "info=<", 6)) != NULL; k++) {
+            p += 6;
+            if ((q = memchr(p, '>', (size_t)(e - p))) == NULL)
+                break;
+            if ((size_t)(q - p) < sizeof(url)) {
                 memcpy(url, p, (size_t)(q - p));
                 url[q - p] = '\0';
                 certs_resolve(pc->certs, url);
             }
+            p = q;
+        }
     }
     on_msg(pc->run, m);
 }
@@ -597,6 +798,7 @@ enum {
     OPT_DATE,
     OPT_DEST_RURI,
     OPT_ANONYMOUS,
+    OPT_THREADS,
 };
 
 int cmd_pcap(int argc, char **argv)
@@ -615,6 +817,7 @@ int cmd_pcap(int argc, char **argv)
         {"date", required_argument, NULL, OPT_DATE},
         {"dest-ruri", no_argument, NULL, OPT_DEST_RURI},
         {"anonymous", required_argument, NULL, OPT_ANONYMOUS},
+        {"threads", required_argument, NULL, OPT_THREADS},
         {"help", no_argument, NULL, 'h'},
         CLI_FETCH_LONGOPTS,
         {NULL, 0, NULL, 0},
@@ -623,7 +826,7 @@ int cmd_pcap(int argc, char **argv)
     const char *html = NULL, *failed = NULL, *certs_dir = NULL, *date = "check";
     const char *anonymous = "no-tn";
     int json = 0, quiet = 0, no_progress = 0, no_fetch = 0, no_verify = 0, dest_ruri = 0;
-    int64_t max_age = 60, skew = 5;
+    int64_t max_age = 60, skew = 5, nthreads = 1;
     int c, taken, rc = CLI_EXIT_OK, show_progress;
     char q[200], err[512];
     size_t i, nfiles, loaded = 0;
@@ -701,6 +904,10 @@ int cmd_pcap(int argc, char **argv)
             }
             anonymous = optarg;
             break;
+        case OPT_THREADS:
+            if (cli_parse_i64(CMD, "--threads", optarg, 1, WORKERS_MAX, &nthreads) != 0)
+                return CLI_EXIT_USAGE;
+            break;
         case 'h':
             cmd_pcap_usage(stdout);
             return CLI_EXIT_OK;
@@ -745,8 +952,12 @@ int cmd_pcap(int argc, char **argv)
         if ((run.v = cli_verifier_new(CMD, &fo, ctx, &rc)) == NULL)
             goto out;
         if (no_fetch) {
+            /*
+             * Offline, a CRL distribution point is answered by --certs or not at all: one
+             * that cannot be had must not fail every call (the --crl files still count).
+             */
             sw_verifier_set_long(run.v, SW_OPT_OFFLINE, 1);
-            sw_verifier_set_long(run.v, SW_OPT_CRL_FETCH, 0);
+            sw_verifier_set_long(run.v, SW_OPT_CRL_UNREACHABLE, 1);
         }
         if (certs_dir != NULL) {
             int r = certs_index(certs_dir, run.v, &loaded);
@@ -788,6 +999,31 @@ int cmd_pcap(int argc, char **argv)
         rc = CLI_EXIT_INTERNAL;
         goto out;
     }
+    if (nthreads > 1) {
+        /* engines on worker threads; this one only decodes */
+        if ((run.workers = calloc(1, sizeof(*run.workers))) == NULL) {
+            cli_err(CMD, "out of memory");
+            rc = CLI_EXIT_INTERNAL;
+            goto out;
+        }
+        run.threaded = 1;
+        pthread_mutex_init(&run.lock, NULL);
+        for (i = 0; i < (size_t)nthreads; i++) {
+            struct worker *w = &run.workers->w[i];
+            pthread_mutex_init(&w->lock, NULL);
+            pthread_cond_init(&w->cond, NULL);
+            eo.st = &w->st;
+            if ((w->ctx = sw_ctx_new()) == NULL ||
+                (eo.ctx = w->ctx, w->engine = tap_engine_new(&eo, err, sizeof(err))) == NULL ||
+                pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+                cli_err(CMD, "cannot start worker %zu: %s", i,
+                        w->ctx == NULL ? "out of memory" : err);
+                rc = CLI_EXIT_INTERNAL;
+                goto out;
+            }
+            run.workers->n++;
+        }
+    }
     tap_decode_limits_init(&lim);
     pc.run = &run;
     pc.certs = &certs;
@@ -803,6 +1039,8 @@ int cmd_pcap(int argc, char **argv)
         goto out;
     }
     tap_decoder_finish(dec);
+    if (run.workers != NULL)
+        workers_finish(run.workers); /* each drains its own engine */
     /* the last fetches: each is bounded by the fetch timeout */
     if (tap_engine_drain(run.engine, 60000) > 0)
         cli_err(CMD, "warning: %zu calls still waited for a certificate after 60 s",
@@ -811,6 +1049,8 @@ int cmd_pcap(int argc, char **argv)
     memset(&total, 0, sizeof(total));
     tap_counts_add(&total, tap_decoder_counts(dec));
     tap_counts_add(&total, tap_engine_tap_counts(run.engine));
+    for (i = 0; run.workers != NULL && i < run.workers->n; i++)
+        tap_counts_add(&total, tap_engine_tap_counts(run.workers->w[i].engine));
     tap_report_set_counts(run.report, &total);
     tap_report_set_span(run.report, run.first_us, run.last_us);
     fflush(stdout); /* the audit records (written by the filter on descriptor 1) come first */
@@ -837,6 +1077,14 @@ int cmd_pcap(int argc, char **argv)
     }
     rc = tap_report_exit_class(run.report);
 out:
+    if (run.workers != NULL) {
+        workers_finish(run.workers);
+        for (i = 0; i < run.workers->n; i++) {
+            tap_engine_free(run.workers->w[i].engine);
+            sw_ctx_free(run.workers->w[i].ctx);
+        }
+        free(run.workers);
+    }
     tap_engine_free(run.engine);
     tap_decoder_free(dec);
     tap_report_free(run.report);

@@ -455,8 +455,8 @@ typedef enum {
     /*
      * long: 1 = never use the network: a certificate comes from a local answer
      * (sw_verifier_add_local) or the cache directory, else fails with
-     * SW_ERR_CERT_UNAVAILABLE; CRL distribution points are not fetched (the CRL files
-     * still count). 0 (default): fetch.
+     * SW_ERR_CERT_UNAVAILABLE; a CRL distribution point without a local answer is
+     * unreachable (SW_OPT_CRL_UNREACHABLE decides). 0 (default): fetch.
      */
     SW_OPT_OFFLINE,
 } sw_opt;
@@ -492,8 +492,9 @@ sw_err sw_verifier_reset_trust(sw_verifier *v);
 /*
  * A local answer for url (offline analysis: a directory of certificates mapped by x5u):
  * when url's certificate is needed, body[0..len) (PEM, the leaf first) is used as if it
- * had been fetched, and validated the same way (chain, TNAuthList, CRL files); the fetch
- * policy (scheme, address, port) does not apply, since nothing is fetched. A later call
+ * had been fetched, and validated the same way (chain, TNAuthList, CRL files); when url
+ * is a CRL distribution point, body is the CRL (PEM or DER). The fetch policy (scheme,
+ * address, port) does not apply, since nothing is fetched. A later call
  * for the same url replaces the body. Copies both. At most 65536 URLs, each body at most
  * 1 MiB. SW_OK, SW_ERR_INVAL (v, url or body missing, len 0 or over 1 MiB, too many
  * URLs), SW_ERR_NOMEM.

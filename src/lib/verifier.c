@@ -956,15 +956,13 @@ static int disk_lookup(sw_verifier *v, struct swi_xfer *x)
     return 1;
 }
 
-/* A local answer (sw_verifier_add_local) serves x's URL without the network. */
+/* A local answer (sw_verifier_add_local) serves x's URL, a certificate or a CRL, offline. */
 static int local_lookup(sw_verifier *v, struct swi_xfer *x)
 {
     struct swi_local *l;
     char *body = NULL;
     size_t len = 0;
 
-    if (x->is_crl)
-        return 0;
     pthread_mutex_lock(&v->lock);
     for (l = v->locals; l != NULL; l = l->next)
         if (strcmp(l->url, x->url) == 0)
@@ -976,6 +974,13 @@ static int local_lookup(sw_verifier *v, struct swi_xfer *x)
     pthread_mutex_unlock(&v->lock);
     if (body == NULL)
         return 0;
+    if (x->is_crl) { /* a CRL distribution point answered locally: as if downloaded */
+        free(x->buf);
+        x->buf = body;
+        x->len = len;
+        crl_done(v, x, SW_OK);
+        return 1;
+    }
     x->entry->disk = 1; /* not a fetch: fetch_count does not see it */
     body_done(v, x, body, len, (int64_t)time(NULL) + x->policy.min_ttl, 1);
     free(body);

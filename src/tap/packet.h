@@ -69,7 +69,8 @@ struct tap_msg {
     X(hep, "HEP packets")                                                                          \
     X(sip, "SIP messages")                                                                         \
     X(not_ip, "frames that carry no IP (ARP, LLDP...), ignored")                                   \
-    X(not_sip, "UDP and TCP payloads that are not SIP, ignored")
+    X(not_sip, "UDP and TCP payloads that are not SIP, ignored")                                   \
+    X(not_udp_tcp, "IP packets that carry neither UDP nor TCP (ICMP, ESP...), ignored")
 
 /* What was lost, by reason. Every one is shown in the summary. */
 #define TAP_DROP_MAP(X)                                                                            \
