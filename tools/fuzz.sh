@@ -17,11 +17,10 @@
 # on whole SIP requests: several Identity headers, div, compact form, hostile numbers)
 # from the library and src/sip's readers; fuzz_http (the REST API's handlers) from those
 # and src/http/api.c, pub.c. fuzz_tap (the TAP's packet decoder: link types, IP, fragments,
-# TCP reassembly; seeds made by tests/fuzz/mkcorpus_tap.py) from src/tap/decode.c, packet.c
-# and src/sip's framing.
-# and src/http/api.c, pub.c. fuzz_pcapng (the TAP's capture-file reader: its pcapng
-# parser, gzip detection, libpcap for classic pcap) from src/tap/source.c and packet.c,
-# and needs libpcap-dev and zlib1g-dev (-lpcap -lz).
+# TCP reassembly, and HEP packets; seeds made by tests/fuzz/mkcorpus_tap.py) from
+# src/tap/decode.c, hep.c, packet.c and src/sip's framing (zlib1g-dev: -lz). fuzz_pcapng
+# (the TAP's capture-file reader: its pcapng parser, gzip detection, libpcap for classic
+# pcap) from src/tap/source.c and packet.c, and needs libpcap-dev and zlib1g-dev.
 set -eu
 
 seconds=${1:-60}
@@ -87,8 +86,9 @@ echo "fuzz.sh: building fuzz_proxy" >&2
 echo "fuzz.sh: building fuzz_tap" >&2
 "$cc" -g -O1 -fno-omit-frame-pointer \
     -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-    "$top"/src/tap/decode.c "$top"/src/tap/packet.c "$top"/src/sip/framing.c \
-    "$top"/src/sip/sipmsg.c "$top/tests/fuzz/fuzz_tap.c" -losipparser2 -o "$build/fuzz_tap"
+    "$top"/src/tap/decode.c "$top"/src/tap/hep.c "$top"/src/tap/packet.c "$top"/src/core/addr.c \
+    "$top"/src/sip/framing.c "$top"/src/sip/sipmsg.c "$top/tests/fuzz/fuzz_tap.c" \
+    -losipparser2 -lz -o "$build/fuzz_tap"
 
 # fuzz_stir: stir_verify() on whole requests, the library and src/sip's readers under it
 echo "fuzz.sh: building fuzz_stir" >&2

@@ -2,7 +2,9 @@
  * fuzz_tap.c - libFuzzer target for the TAP's packet decoder (src/tap/decode.c): what any
  * frame on a mirrored port or in a capture file can hand it.
  *
- * Input: the first byte picks the link type (table below); the rest is a list of frames,
+ * Input: the first byte picks the link type (table below, its low 6 bits), or with its high
+ * bit set HEP: each frame is then one HEP packet for tap_hep_decode (src/tap/hep.c), with
+ * the auth key "k" required when bit 6 is set too; the rest is a list of frames,
  * each "dt len_hi len_lo bytes[len]": dt advances the capture time by dt * 50 ms (so the
  * fragment, gap and idle timers fire), len is the frame's captured length (cut at the
  * input's end). All frames go to one decoder with small limits (64 KiB of fragments,
@@ -17,6 +19,7 @@
 #include <stdlib.h>
 
 #include "../../src/tap/decode.h"
+#include "../../src/tap/hep.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -39,6 +42,22 @@ static void on_msg(void *arg, const struct tap_msg *m)
     for (i = 0; i < m->nframes; i++)
         sum += (unsigned)m->frames[i].index;
     sink = sum;
+}
+
+static struct tap_hep_buf hep_scratch;
+
+/* A HEP packet: whatever it says, a message it yields must keep the contract. */
+static void hep_one(const uint8_t *p, size_t len, int auth, const struct tap_decode_limits *l)
+{
+    struct tap_msg m;
+
+    if (tap_hep_decode(p, len, auth ? "k" : NULL, &hep_scratch, &m) != TAP_DROP_none ||
+        m.len == 0)
+        return;
+    if (m.len > sizeof(hep_scratch.inflated) + len || m.frames != NULL || m.srclen > sizeof(m.src) ||
+        m.dstlen > sizeof(m.dst))
+        abort();
+    on_msg((void *)l, &m);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -68,7 +87,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         f.data = data + pos;
         f.caplen = len;
         f.len = len;
-        f.linktype = linktypes[data[0] % (sizeof linktypes / sizeof linktypes[0])];
+        if (data[0] & 0x80) { /* HEP: the frame is one HEP packet */
+            hep_one(data + pos, len, data[0] & 0x40, &l);
+            pos += len;
+            continue;
+        }
+        f.linktype = linktypes[(data[0] & 0x3f) % (sizeof linktypes / sizeof linktypes[0])];
         f.ts_us = ts;
         f.source = 0;
         f.index = ++index;
