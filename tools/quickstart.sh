@@ -5,8 +5,10 @@
 # demo configs - the originating carrier's, which signs the calls of its PBX, and the
 # terminating carrier's, which verifies them and tells its PBX (verstat) - places one call
 # through both with sipp (tools/sipp/uac.xml -> uas.xml), shows the INVITE as the callee
-# got it and the audit record of the verdict, and checks the same INVITE with
-# "stirwire check --sip", which fetches the certificate from the header's x5u URL.
+# got it and the audit record of the verdict, checks the same INVITE with
+# "stirwire check --sip", which fetches the certificate from the header's x5u URL, and
+# audits a capture of it and of an altered copy with "stirwire pcap" (the TAP), offline,
+# writing an HTML report.
 #
 # Needs root or sudo for apt-get (only when packages are missing). Builds in build/
 # (or uses the in-place build when the source tree is configured in place). Everything it
@@ -257,15 +259,17 @@ python3 "$top/tools/tap/mkcaptures.py" tapin capture >/dev/null
 # offline: the certificate behind the x5u, mapped by its URL (no fetch)
 mkdir -p capture-certs
 printf '%s %s\n' "$x5u" "$work/pki/sp-chain.pem" >capture-certs/index
-printf '$ %s\n' "stirwire pcap --certs capture-certs --ca-file pki/root.pem --html report.html capture/eth.pcap"
+printf '$ %s\n' "stirwire pcap --no-fetch --certs capture-certs --ca-file pki/root.pem --html report.html capture/eth.pcap"
 set +e
-stirwire pcap --no-progress --certs capture-certs --ca-file pki/root.pem --html report.html \
+stirwire pcap --no-progress --no-fetch --certs capture-certs --ca-file pki/root.pem --html report.html \
     capture/eth.pcap
 prc=$?
 set -e
 [ "$prc" -eq 7 ] || fail "stirwire pcap: exit $prc, expected 7 (a signature failed)"
-echo "exit status 7: a call's signature does not verify (the table says which); report.html"
-echo "is a self-contained report to send a customer (open $work/report.html in a browser)"
+report="${TMPDIR:-/tmp}/stirwire-quickstart-report.html"
+cp report.html "$report"
+echo "exit status 7: a call's signature does not verify (the table says which). The HTML report,"
+echo "self-contained, to send a customer: $report (open it in a browser)"
 
 say "Done"
 echo "stirwired's configuration is explained in etc/stirwire.conf and stirwired(8); sipp scenarios are in tools/sipp/."
