@@ -232,7 +232,7 @@ static json_t *build_record(const struct swf_call *call, swf_result result)
         set_str(o, "reason", result == SWF_REPLY ? call->reply_reason : NULL);
     json_object_set_new(o, "rejected", json_boolean(result == SWF_REPLY));
     json_object_set_new(o, "result",
-                        json_string(call->observe             ? "observed"
+                        json_string(call->observe            ? "observed"
                                     : result == SWF_CONTINUE ? "forwarded"
                                     : result == SWF_REPLY    ? "rejected"
                                                              : "dropped"));

@@ -46,53 +46,54 @@
 
 void cmd_pcap_usage(FILE *out)
 {
-    fprintf(out,
-            "Usage: %s pcap [options] FILE...\n"
-            "\n"
-            "Audits captured SIP traffic for STIR/SHAKEN: every INVITE in the capture is judged\n"
-            "as stirwired's verify filter judges it, at the time it was captured. FILE is a\n"
-            "pcap or pcapng file, gzip-compressed or not; several are merged in time order;\n"
-            "'-' reads one from standard input. Link types: Ethernet (VLAN, QinQ), Linux\n"
-            "cooked (SLL, SLL2), raw IP, BSD loopback; IPv4 and IPv6, fragments reassembled;\n"
-            "SIP over UDP, TCP (reassembled) and WebSocket.\n"
-            "\n"
-            "Prints a summary table (calls by result, attestation and error; the x5u hosts,\n"
-            "SPCs and calling-number prefixes with most failures; packets read and dropped by\n"
-            "reason). Exits 0 when no call failed verification, else the error class most\n"
-            "failures fall in (4 malformed, 5 stale, 6 claims, 7 signature, 8 certificate);\n"
-            "2 when a file cannot be read.\n"
-            "\n"
-            "Output options:\n"
-            "      --json             one JSON audit record per INVITE on stdout, then the\n"
-            "                         summary as one JSON object {\"summary\": ...}\n"
-            "      --html FILE        write a self-contained HTML report (no outside assets)\n"
-            "      --failed-pcap FILE write the packets of the failing calls to a new pcap\n"
-            "  -q, --quiet            no table (the exit code and the files only)\n"
-            "      --no-progress      no progress line, even on a terminal\n"
-            "\n"
-            "Verification options:\n"
-            "      --certs DIR        certificates for offline work: DIR/index lines \"URL FILE\",\n"
-            "                         and files named after the URL (host and path, every\n"
-            "                         character outside [A-Za-z0-9._-] as '_': the certificate\n"
-            "                         of https://cert.example.net/sp.pem is\n"
-            "                         DIR/cert.example.net_sp.pem); they answer before any fetch\n"
-            "      --no-fetch         never use the network: certificates (and CRLs) from\n"
-            "                         --certs and --cache-dir only; a CRL distribution point\n"
-            "                         with no local copy is skipped (--crl files still count)\n"
-            "      --no-verify        decode and report only (every call \"not-verified\")\n"
-            "      --threads N        judge calls on N threads (1..16, default 1): one decodes,\n"
-            "                         N judge, each call always on the same one\n"
-            "      --max-age SECONDS  how old iat and Date may be at capture time (default 60)\n"
-            "      --skew SECONDS     how far they may lie in the future (default 5)\n"
-            "      --date MODE        the Date header: check (default), require or ignore\n"
-            "      --dest-ruri        the called number is the Request-URI's, not To's\n"
-            "      --anonymous MODE   a call with no calling number: no-tn (default) or verify\n"
-            "\n"
-            "Fetch options:\n"
-            "%s"
-            "\n"
-            "  -h, --help             print this help\n",
-            CLI_PROG, cli_fetch_help);
+    fprintf(
+        out,
+        "Usage: %s pcap [options] FILE...\n"
+        "\n"
+        "Audits captured SIP traffic for STIR/SHAKEN: every INVITE in the capture is judged\n"
+        "as stirwired's verify filter judges it, at the time it was captured. FILE is a\n"
+        "pcap or pcapng file, gzip-compressed or not; several are merged in time order;\n"
+        "'-' reads one from standard input. Link types: Ethernet (VLAN, QinQ), Linux\n"
+        "cooked (SLL, SLL2), raw IP, BSD loopback; IPv4 and IPv6, fragments reassembled;\n"
+        "SIP over UDP, TCP (reassembled) and WebSocket.\n"
+        "\n"
+        "Prints a summary table (calls by result, attestation and error; the x5u hosts,\n"
+        "SPCs and calling-number prefixes with most failures; packets read and dropped by\n"
+        "reason). Exits 0 when no call failed verification, else the error class most\n"
+        "failures fall in (4 malformed, 5 stale, 6 claims, 7 signature, 8 certificate);\n"
+        "2 when a file cannot be read.\n"
+        "\n"
+        "Output options:\n"
+        "      --json             one JSON audit record per INVITE on stdout, then the\n"
+        "                         summary as one JSON object {\"summary\": ...}\n"
+        "      --html FILE        write a self-contained HTML report (no outside assets)\n"
+        "      --failed-pcap FILE write the packets of the failing calls to a new pcap\n"
+        "  -q, --quiet            no table (the exit code and the files only)\n"
+        "      --no-progress      no progress line, even on a terminal\n"
+        "\n"
+        "Verification options:\n"
+        "      --certs DIR        certificates for offline work: DIR/index lines \"URL FILE\",\n"
+        "                         and files named after the URL (host and path, every\n"
+        "                         character outside [A-Za-z0-9._-] as '_': the certificate\n"
+        "                         of https://cert.example.net/sp.pem is\n"
+        "                         DIR/cert.example.net_sp.pem); they answer before any fetch\n"
+        "      --no-fetch         never use the network: certificates (and CRLs) from\n"
+        "                         --certs and --cache-dir only; a CRL distribution point\n"
+        "                         with no local copy is skipped (--crl files still count)\n"
+        "      --no-verify        decode and report only (every call \"not-verified\")\n"
+        "      --threads N        judge calls on N threads (1..16, default 1): one decodes,\n"
+        "                         N judge, each call always on the same one\n"
+        "      --max-age SECONDS  how old iat and Date may be at capture time (default 60)\n"
+        "      --skew SECONDS     how far they may lie in the future (default 5)\n"
+        "      --date MODE        the Date header: check (default), require or ignore\n"
+        "      --dest-ruri        the called number is the Request-URI's, not To's\n"
+        "      --anonymous MODE   a call with no calling number: no-tn (default) or verify\n"
+        "\n"
+        "Fetch options:\n"
+        "%s"
+        "\n"
+        "  -h, --help             print this help\n",
+        CLI_PROG, cli_fetch_help);
 }
 
 /* --- a set of 64-bit keys (Call-IDs hashed, frame references) ------------------------------ */
@@ -199,7 +200,8 @@ static void on_retransmission(void *arg, const struct tap_call *c)
         pthread_mutex_unlock(&r->lock);
 }
 
-/* --- --threads: engines on worker threads, fed by the decoding thread -------------------------- */
+/* --- --threads: engines on worker threads, fed by the decoding thread --------------------------
+ */
 
 /*
  * The decoding thread copies each message into a batch for the worker its Call-ID hashes
@@ -233,7 +235,7 @@ struct worker {
     pthread_cond_t cond;
     struct batch *head, *tail; /* full batches to judge */
     size_t queued;
-    int done; /* no more batches will come */
+    int done;          /* no more batches will come */
     struct batch *cur; /* being filled by the decoding thread */
     struct tap_engine *engine;
     sw_ctx *ctx;
@@ -592,8 +594,7 @@ static void progress(struct tap_files *f, const struct run *r, int final)
 
 /* Reads files[] through dec; fn sees each frame first (NULL: none). -1 after an error. */
 static int read_files(char *const *files, size_t n, struct tap_decoder *dec, struct run *r,
-                      int show_progress, int (*fn)(void *arg, const struct tap_frame *f),
-                      void *arg)
+                      int show_progress, int (*fn)(void *arg, const struct tap_frame *f), void *arg)
 {
     char err[512];
     struct tap_files *f = tap_files_open(files, n, err, sizeof(err));
@@ -933,7 +934,8 @@ int cmd_pcap(int argc, char **argv)
         }
         if (stat(files[i], &sb) != 0 || !S_ISREG(sb.st_mode)) {
             cli_err(CMD, "%s: %s", cli_quote(files[i], q, sizeof(q)),
-                    errno != 0 && stat(files[i], &sb) != 0 ? strerror(errno) : "not a regular file");
+                    errno != 0 && stat(files[i], &sb) != 0 ? strerror(errno)
+                                                           : "not a regular file");
             return CLI_EXIT_INPUT;
         }
     }

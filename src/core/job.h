@@ -111,22 +111,22 @@ struct sw_job {
     struct sw_config *cfg; /* matched under; a counted reference only when parked */
     struct sockaddr_storage src;
     socklen_t srclen;
-    int transport;        /* SW_UDP or SW_TCP, as received */
-    struct sw_waitq *q;   /* where a park waits; NULL: this caller cannot park */
-    struct sw_stats *st;  /* the worker's counters */
-    int verbose;          /* collect the filters' notes */
-    char notes[256];      /* "sign: signed attest A ..." when verbose */
-    int park_refused;     /* a filter wanted to wait and max_parked was reached */
-    int parked;           /* this is the heap copy */
-    int armed;            /* swf_park was called during the current hook */
-    struct sw_job *heap;  /* on the stack job: its heap copy once parked */
-    char *owned;          /* the heap copy's bytes */
-    struct sw_job *qnext; /* wait queue link */
+    int transport;             /* SW_UDP or SW_TCP, as received */
+    struct sw_waitq *q;        /* where a park waits; NULL: this caller cannot park */
+    struct sw_stats *st;       /* the worker's counters */
+    int verbose;               /* collect the filters' notes */
+    char notes[256];           /* "sign: signed attest A ..." when verbose */
+    int park_refused;          /* a filter wanted to wait and max_parked was reached */
+    int parked;                /* this is the heap copy */
+    int armed;                 /* swf_park was called during the current hook */
+    struct sw_job *heap;       /* on the stack job: its heap copy once parked */
+    char *owned;               /* the heap copy's bytes */
+    struct sw_job *qnext;      /* wait queue link */
     struct sw_job_route route; /* the TAP keeps the message's destination in route.dst */
     int64_t ts_us;             /* the TAP: capture time, microseconds (0 in the proxy) */
-    struct sw_txn_key txn; /* set by the proxy; entered in q->txns while parked */
-    int in_txns;           /* the heap copy is in q->txns */
-    struct sw_job *tnext;  /* q->txns bucket link (under its lock) */
+    struct sw_txn_key txn;     /* set by the proxy; entered in q->txns while parked */
+    int in_txns;               /* the heap copy is in q->txns */
+    struct sw_job *tnext;      /* q->txns bucket link (under its lock) */
 };
 
 /*

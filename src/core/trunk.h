@@ -101,7 +101,7 @@ struct sw_trunk {
     char *name;
     struct sw_cidr *sources; /* match: source addresses */
     size_t nsources;
-    int match_port;     /* 0 = any source port */
+    int match_port; /* 0 = any source port */
     /* the TAP only: destination addresses (match.destination); 0 = any destination */
     struct sw_cidr *destinations;
     size_t ndestinations;

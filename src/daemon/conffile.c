@@ -59,9 +59,8 @@ static const char *const health_keys[] = {"interval", "down_after", "up_after", 
 static const char *const dns_keys[] = {"servers", "min_ttl", "max_ttl", NULL};
 static const char *const match_keys[] = {"source", "port", "domain", "destination", NULL};
 static const char *const tap_keys[] = {"sources", NULL};
-static const char *const tap_source_keys[] = {"pcap",    "interface", "hep",      "filter",
-                                              "snaplen", "buffer",    "promisc", "auth_key",
-                                              NULL};
+static const char *const tap_source_keys[] = {
+    "pcap", "interface", "hep", "filter", "snaplen", "buffer", "promisc", "auth_key", NULL};
 
 /*
  * Set while a file whose tap group has sources and which has no listen setting is read:
@@ -1314,7 +1313,8 @@ static void parse_tap(struct sw_cfg_errs *e, const config_setting_t *root, struc
     if (g == NULL)
         return;
     if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
-        sw_cfg_error(e, g, "tap must be a group: tap = { sources = ( { interface = \"eth1\"; } ); }");
+        sw_cfg_error(e, g,
+                     "tap must be a group: tap = { sources = ( { interface = \"eth1\"; } ); }");
         return;
     }
     sw_cfg_check_keys(e, g, tap_keys, NULL, "tap");

@@ -52,7 +52,7 @@
 #define SUMMARY_INTERVAL 60 /* seconds between counter summaries in the log */
 
 static struct sw_hopmon *hopmon; /* re-resolves next hops and checks their health */
-static struct tap_run *tap;       /* the tap group's capture thread, NULL without one */
+static struct tap_run *tap;      /* the tap group's capture thread, NULL without one */
 
 /*
  * The REST API (the http group): its server, and what its /metrics and /readyz read. The

@@ -35,8 +35,8 @@ struct swi_policy {
     long allow_http, allow_private, allow_any_port, allow_query;
     long connect_timeout_ms, timeout_ms, max_bytes;
     long min_ttl, negative_ttl, crl_fetch, require_chain, crl_unreachable;
-    long offline;       /* SW_OPT_OFFLINE: local answers and the cache directory only */
-    int64_t check_time; /* SW_OPT_CHECK_TIME: when chains are judged; 0: the clock */
+    long offline;            /* SW_OPT_OFFLINE: local answers and the cache directory only */
+    int64_t check_time;      /* SW_OPT_CHECK_TIME: when chains are judged; 0: the clock */
     const char *tls_ca_file; /* borrowed: the transfer's own copy, or the caller's */
     size_t nnets;            /* special addresses allowed although allow_private is 0 */
     struct swi_net nets[SWI_MAX_NETS];

@@ -13,16 +13,14 @@ const char *const tap_seen_help[TAP_SEEN_N] = {
     TAP_SEEN_MAP(TAP_X_HELP)
 #undef TAP_X_HELP
 };
-const char *const tap_drop_names[TAP_DROP_N] = {
-    "none",
+const char *const tap_drop_names[TAP_DROP_N] = {"none",
 #define TAP_X_NAME(name, help) #name,
-    TAP_DROP_MAP(TAP_X_NAME)
+                                                TAP_DROP_MAP(TAP_X_NAME)
 #undef TAP_X_NAME
 };
-const char *const tap_drop_help[TAP_DROP_N] = {
-    "not a drop",
+const char *const tap_drop_help[TAP_DROP_N] = {"not a drop",
 #define TAP_X_HELP(name, help) help,
-    TAP_DROP_MAP(TAP_X_HELP)
+                                               TAP_DROP_MAP(TAP_X_HELP)
 #undef TAP_X_HELP
 };
 

@@ -76,7 +76,7 @@ struct tap_msg {
 #define TAP_DROP_MAP(X)                                                                            \
     X(linktype, "frames of a link type the decoder does not read")                                 \
     X(truncated, "frames cut short (snaplen or a broken header)")                                  \
-    X(bad_ip, "IP headers that do not parse (version, lengths, checksum-free sanity)")            \
+    X(bad_ip, "IP headers that do not parse (version, lengths, checksum-free sanity)")             \
     X(frag_timeout, "IP datagrams whose fragments never all came (timeout)")                       \
     X(frag_memory, "IP fragments dropped at the reassembly memory cap")                            \
     X(frag_overlap, "IP fragments that overlap others with different bytes")                       \

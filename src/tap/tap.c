@@ -314,13 +314,12 @@ void tap_engine_msg(void *engine, const struct tap_msg *tm)
         }
         return;
     }
-    trunk = cfg == NULL ? NULL
-                        : sw_trunk_match_flow(cfg->trunks, cfg->ntrunks,
-                                              (const struct sockaddr *)&tm->src,
-                                              tm->dstlen ? (const struct sockaddr *)&tm->dst : NULL,
-                                              cfg->any_domain
-                                                  ? sip_ruri_host(&job.msg, rhost, sizeof(rhost))
-                                                  : NULL);
+    trunk = cfg == NULL
+                ? NULL
+                : sw_trunk_match_flow(
+                      cfg->trunks, cfg->ntrunks, (const struct sockaddr *)&tm->src,
+                      tm->dstlen ? (const struct sockaddr *)&tm->dst : NULL,
+                      cfg->any_domain ? sip_ruri_host(&job.msg, rhost, sizeof(rhost)) : NULL);
     if (trunk == NULL) {
         e->counts[TAP_ENGINE_no_trunk]++;
         if (e->o.st != NULL)

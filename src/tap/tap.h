@@ -57,9 +57,9 @@ struct tap_engine_opts {
     tap_call_fn on_call;   /* each judged INVITE; may be NULL */
     tap_call_fn on_retransmission; /* each retransmitted INVITE (c->v NULL); may be NULL */
     void *arg;
-    size_t max_parked;     /* messages parked at once (1000) */
-    size_t retrans_max;    /* transactions remembered for retransmissions (1 << 20) */
-    int retrans_window_s;  /* seconds of capture time a transaction is remembered (32) */
+    size_t max_parked;    /* messages parked at once (1000) */
+    size_t retrans_max;   /* transactions remembered for retransmissions (1 << 20) */
+    int retrans_window_s; /* seconds of capture time a transaction is remembered (32) */
 };
 void tap_engine_opts_init(struct tap_engine_opts *o);
 

@@ -51,11 +51,10 @@ static void hep_one(const uint8_t *p, size_t len, int auth, const struct tap_dec
 {
     struct tap_msg m;
 
-    if (tap_hep_decode(p, len, auth ? "k" : NULL, &hep_scratch, &m) != TAP_DROP_none ||
-        m.len == 0)
+    if (tap_hep_decode(p, len, auth ? "k" : NULL, &hep_scratch, &m) != TAP_DROP_none || m.len == 0)
         return;
-    if (m.len > sizeof(hep_scratch.inflated) + len || m.frames != NULL || m.srclen > sizeof(m.src) ||
-        m.dstlen > sizeof(m.dst))
+    if (m.len > sizeof(hep_scratch.inflated) + len || m.frames != NULL ||
+        m.srclen > sizeof(m.src) || m.dstlen > sizeof(m.dst))
         abort();
     on_msg((void *)l, &m);
 }
