@@ -47,6 +47,9 @@ struct ng_if {
     int64_t tsoffset;      /* if_tsoffset: seconds added to every time */
 };
 
+/* stdio buffer of a file read: large reads, few system calls (the files are read once) */
+#define FILE_BUF (1024 * 1024)
+
 struct tap_file {
     char *name;
     pcap_t *p;     /* libpcap's handle (classic pcap), or NULL */
@@ -180,6 +183,8 @@ static int open_stream(struct tap_file *t, const char *path, char *err, size_t e
             close(fd);
             return -1;
         }
+        /* stdio's default buffer is one block (4 KiB): a read() every few frames */
+        setvbuf(t->fp, NULL, _IOFBF, FILE_BUF);
         return 0;
     }
     if ((k = calloc(1, sizeof(*k))) == NULL || (t->gz = gzdopen(fd, "rb")) == NULL) {
@@ -202,6 +207,7 @@ static int open_stream(struct tap_file *t, const char *path, char *err, size_t e
         t->gz = NULL;
         return -1;
     }
+    setvbuf(t->fp, NULL, _IOFBF, FILE_BUF);
     return 0;
 }
 
