@@ -520,7 +520,6 @@ static void certs_resolve(struct certs *cs, const char *url)
 struct pass_ctx {
     struct run *run;
     struct certs *certs;
-    struct tap_decoder *dec;
 };
 
 /* The decoder's callback in the main pass: derived certificate names, then the engine. */
@@ -716,6 +715,7 @@ static int failed_pcap(char *const *files, size_t n, struct run *r, const char *
 
 struct chain {
     config_t lc;
+    int lc_init;
     struct sw_config *cfg;
     struct sw_services svc;
 };
@@ -735,6 +735,8 @@ static int build_chain(struct chain *ch, sw_verifier *v, int verify, int json, i
              "date = \"%s\"; dest = \"%s\"; anonymous = \"%s\"; }; "
              "audit = { output = \"stdout\"; }; };",
              (long long)max_age, (long long)skew, date, dest_ruri ? "ruri" : "to", anonymous);
+    config_init(&ch->lc); /* it allocates: config_destroy at the end (lc_init) */
+    ch->lc_init = 1;
     if (config_read_string(&ch->lc, text) != CONFIG_TRUE) {
         cli_err(CMD, "internal: %s", config_error_text(&ch->lc));
         return -1;
@@ -847,7 +849,6 @@ int cmd_pcap(int argc, char **argv)
     memset(&run, 0, sizeof(run));
     memset(&certs, 0, sizeof(certs));
     memset(&ch, 0, sizeof(ch));
-    config_init(&ch.lc);
     optind = 1;
     while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
         switch (c) {
@@ -1032,7 +1033,6 @@ int cmd_pcap(int argc, char **argv)
         rc = CLI_EXIT_INTERNAL;
         goto out;
     }
-    pc.dec = dec;
     show_progress = !no_progress && isatty(STDERR_FILENO);
     if (read_files(files, nfiles, dec, &run, show_progress, NULL, NULL) != 0) {
         rc = CLI_EXIT_INPUT;
@@ -1090,7 +1090,8 @@ out:
     tap_report_free(run.report);
     if (ch.cfg != NULL)
         sw_config_unref(ch.cfg);
-    config_destroy(&ch.lc);
+    if (ch.lc_init)
+        config_destroy(&ch.lc);
     sw_verifier_free(run.v);
     sw_ctx_free(ctx);
     free(st);

@@ -132,6 +132,17 @@ static char *http_metrics(void *arg)
     tap_run_stats(tap, &s, NULL, NULL);
     if ((core = sw_metrics_text(&s, metrics_svc->verifier)) == NULL)
         return NULL;
+    if (tap != NULL) { /* the TAP's own families (what it read and dropped) */
+        char *t = tap_run_metrics(tap), *both;
+        if (t == NULL || (both = realloc(core, strlen(core) + strlen(t) + 1)) == NULL) {
+            free(t);
+            free(core);
+            return NULL;
+        }
+        core = both;
+        strcat(core, t);
+        free(t);
+    }
     cl = strlen(core);
     hl = sw_http_metrics(h, NULL, 0);
     for (;;) {

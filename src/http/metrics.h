@@ -25,6 +25,11 @@
  *   stirwire_verifier_fetches_total{result} one per sw_err name: OK, CERT_TIMEOUT, ...
  *   stirwire_verifier_crl_fetches_total, _crl_failures_total, _crl_tolerated_total
  *   stirwire_build_info{version,library}  gauge, always 1
+ *   stirwire_tap_<name>_total             stirwired's tap mode (src/tap/run.c appends them):
+ *                                         what the TAP read (frames, bytes, ipv4, ..., sip)
+ *                                         and what its engine did (invites,
+ *                                         retransmissions, no_trunk, ...)
+ *   stirwire_tap_dropped_total{reason}    linktype, truncated, frag_timeout, ..., kernel
  *
  * Why labels in some places and not others: a label groups series that partition one
  * thing, so that sum() over the label is meaningful (every judged request has exactly one

@@ -270,6 +270,44 @@ void tap_run_stats(struct tap_run *r, struct sw_stats *st, struct tap_counts *tc
     }
 }
 
+char *tap_run_metrics(struct tap_run *r)
+{
+    struct tap_counts tc;
+    uint64_t eng[TAP_ENGINE_N];
+    char *out = NULL;
+    size_t len = 0, i;
+    FILE *f;
+
+    if ((f = open_memstream(&out, &len)) == NULL)
+        return NULL;
+    memset(&tc, 0, sizeof(tc));
+    memset(eng, 0, sizeof(eng));
+    tap_run_stats(r, NULL, &tc, eng);
+    for (i = 0; i < TAP_SEEN_N; i++)
+        fprintf(f,
+                "# HELP stirwire_tap_%s_total TAP: %s\n# TYPE stirwire_tap_%s_total counter\n"
+                "stirwire_tap_%s_total %llu\n",
+                tap_seen_names[i], tap_seen_help[i], tap_seen_names[i], tap_seen_names[i],
+                (unsigned long long)tc.seen[i]);
+    for (i = 0; i < TAP_ENGINE_N; i++)
+        fprintf(f,
+                "# HELP stirwire_tap_%s_total TAP: %s\n# TYPE stirwire_tap_%s_total counter\n"
+                "stirwire_tap_%s_total %llu\n",
+                tap_engine_names[i], tap_engine_help[i], tap_engine_names[i], tap_engine_names[i],
+                (unsigned long long)eng[i]);
+    /* every loss has exactly one reason: one family, summable */
+    fprintf(f, "# HELP stirwire_tap_dropped_total TAP: what could not be read, by reason\n"
+               "# TYPE stirwire_tap_dropped_total counter\n");
+    for (i = 1; i < TAP_DROP_N; i++)
+        fprintf(f, "stirwire_tap_dropped_total{reason=\"%s\"} %llu\n", tap_drop_names[i],
+                (unsigned long long)tc.drop[i]);
+    if (fclose(f) != 0) {
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
 void tap_run_summary(struct tap_run *r, char *buf, size_t size)
 {
     struct tap_counts tc;

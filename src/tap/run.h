@@ -42,6 +42,13 @@ int tap_run_same_sources(const struct tap_run *r, const struct sw_config *cfg);
  * a glance, not a synchronised snapshot.
  */
 void tap_run_stats(struct tap_run *r, struct sw_stats *st, struct tap_counts *tc, uint64_t *engine);
+/*
+ * The TAP's counters in the Prometheus text format, for GET /metrics: one family per
+ * TAP_SEEN_MAP and TAP_ENGINE_MAP row (stirwire_tap_<name>_total), and
+ * stirwire_tap_dropped_total{reason} (every TAP_DROP_MAP reason). A malloc'd string for the
+ * caller to free, or NULL (out of memory). Any thread.
+ */
+char *tap_run_metrics(struct tap_run *r);
 /* One line for the log: the sources and what they read and dropped. */
 void tap_run_summary(struct tap_run *r, char *buf, size_t size);
 /* Stops reading, lets parked calls finish (a few seconds at most), joins the thread. */

@@ -28,7 +28,7 @@ set -u
 . "$(dirname "$0")/tap_lib.sh"
 
 tap_enter_netns "$@"
-SKIP_HINT="sipp is in Debian's sip-tester, tshark in tshark" skip_without sipp python3 openssl tshark jq
+SKIP_HINT="sipp is in Debian's sip-tester, tshark in tshark" skip_without sipp python3 openssl tshark jq curl
 tap_need_capture
 need_built STIRWIRED STIRWIRE
 make_workdir tap-live
@@ -39,11 +39,13 @@ SINK=5099
 tap_signer
 
 # --- the tap ----------------------------------------------------------------------------------
+read -r HTTP < <(free_ports 1)
 cat >tap.conf <<EOF
 # written by tests/integration/tap_live.sh: stirwired in tap mode on the namespace's lo
 log = { level = "info"; };
 tap = { sources = ( { interface = "lo"; } ); };
 $(tap_verifier_group)
+http = { listen = "127.0.0.1:$HTTP"; };
 trunks = (
     { name = "signed"; match = { source = [ "127.0.0.1/32" ]; };
       filters = [ "verify", "audit" ];
@@ -109,6 +111,26 @@ else
     nok "audit.jsonl: $(wc -l <audit.jsonl 2>/dev/null || echo 0) records after 15 s, want $want"
 fi
 sleep 0.5
+# GET /metrics: the TAP's own families beside the verify filter's verdicts
+if curl -fsS "http://127.0.0.1:$HTTP/metrics" >metrics.txt 2>metrics.err; then
+    inv="$(awk '$1 == "stirwire_tap_invites_total" { print $2 }' metrics.txt)"
+    passed="$(awk '$1 == "stirwire_verify_total{outcome=\"passed\"}" { print $2 }' metrics.txt)"
+    if [ "$inv" = "$want" ] && [ "$passed" = "$((want - 1))" ] &&
+        grep -q '^stirwire_tap_dropped_total{reason="kernel"} ' metrics.txt; then
+        ok "GET /metrics: stirwire_tap_invites_total $inv, verify passed $passed, drops by reason"
+    else
+        nok "GET /metrics: tap_invites $inv (want $want), verify passed $passed (want $((want - 1))): $(grep -c tap_ metrics.txt) tap lines"
+    fi
+    if command -v promtool >/dev/null 2>&1; then
+        if promtool check metrics <metrics.txt >promtool.out 2>&1; then
+            ok "promtool check metrics: the exposition with the TAP's families is valid"
+        else
+            nok "promtool check metrics: $(head -c 300 promtool.out)"
+        fi
+    fi
+else
+    nok "GET /metrics failed: $(head -c 200 metrics.err)"
+fi
 tap_stop_sw tap "$tap_pid"
 if awk '/SIGTERM/ { s = 1 } s' stirwired-tap.log | grep -Eqi 'drop[^0-9]{0,40}[0-9]|[0-9]+ (packets? )?dropped'; then
     ok "tap: at exit it logs the capture's drop counts: $(awk '/SIGTERM/ { s = 1 } s' stirwired-tap.log | grep -Ei 'drop' | head -1 | cut -d' ' -f2- | cut -c1-200)"

@@ -170,7 +170,8 @@ static size_t udp(unsigned char *out, unsigned sport, unsigned dport, const void
     wr16(out + 2, dport);
     wr16(out + 4, (unsigned)(8 + n));
     wr16(out + 6, 0);
-    memcpy(out + 8, pl, n);
+    if (n > 0)
+        memcpy(out + 8, pl, n);
     return 8 + n;
 }
 
@@ -189,7 +190,8 @@ static size_t tcp(unsigned char *out, unsigned sport, unsigned dport, uint32_t s
     out[12] = 6 << 4; /* 24 bytes: one option word (NOPs) */
     out[13] = (unsigned char)(flags | ACK);
     memset(out + 20, 1, 4);
-    memcpy(out + 24, pl, n);
+    if (n > 0) /* a bare ACK or FIN has no payload (pl may be NULL) */
+        memcpy(out + 24, pl, n);
     return 24 + n;
 }
 
