@@ -892,6 +892,87 @@ static void cache_dir_answers_a_new_verifier_without_network(void **state)
     free(cmd);
 }
 
+/* --- offline analysis: local answers, no network, a judging time of one's own ---------------- */
+
+/* Reads a whole PKI file (the test's own, small). */
+static char *slurp(const char *name, size_t *len)
+{
+    char *path = pki(name), *buf = malloc(65536);
+    FILE *f = fopen(path, "rb");
+
+    assert_non_null(f);
+    assert_non_null(buf);
+    *len = fread(buf, 1, 65536, f);
+    assert_true(*len > 0);
+    fclose(f);
+    free(path);
+    return buf;
+}
+
+/*
+ * A local answer (sw_verifier_add_local) stands for a URL that nothing serves, on a name
+ * that does not resolve and that the fetch policy would refuse: validated like a fetched
+ * body (the chain, the CRL file), no request made. Offline, a URL without one fails at
+ * once with CERT_UNAVAILABLE, and nothing goes out either.
+ */
+static void local_answer_needs_no_network_and_offline_fetches_nothing(void **state)
+{
+    const char *u = "http://sti.invalid:8080/sp-chain.pem?offline";
+    sw_verifier *v = bare_verifier();
+    sw_ctx *ctx = sw_ctx_new();
+    char *root = pki("root.pem"), *crl = pki("inter.crl"), *other = url("/sp-chain.pem");
+    sw_cert *cert = NULL;
+    long total = server_total();
+    size_t len;
+    char *body = slurp("sp-chain.pem", &len);
+
+    assert_int_equal(sw_verifier_load_ca_file(v, ctx, root), SW_OK);
+    assert_int_equal(sw_verifier_load_crl_file(v, ctx, crl), SW_OK);
+    assert_int_equal(sw_verifier_set_long(v, SW_OPT_CRL_FETCH, 0), SW_OK);
+    assert_int_equal(sw_verifier_set_long(v, SW_OPT_OFFLINE, 1), SW_OK);
+    /* the policy would let the test server's URL through: only "offline" stops it */
+    assert_int_equal(sw_verifier_set_long(v, SW_OPT_ALLOW_PRIVATE, 1), SW_OK);
+    assert_int_equal(sw_verifier_set_long(v, SW_OPT_ALLOW_ANY_PORT, 1), SW_OK);
+    assert_int_equal(sw_verifier_add_local(v, u, body, len), SW_OK);
+    assert_int_equal(sw_verifier_add_local(v, u, body, 0), SW_ERR_INVAL);
+    assert_int_equal(sw_verifier_set_long(v, SW_OPT_OFFLINE, 2), SW_ERR_INVAL);
+    assert_int_equal(sw_verifier_get_cert_wait(v, ctx, u, &cert), SW_OK);
+    assert_non_null(cert);
+    assert_string_equal(sw_cert_spc(cert), SPC);
+    sw_cert_free(cert);
+    cert = NULL;
+    /* the test server serves this one, but offline it is not asked */
+    assert_int_equal(sw_verifier_get_cert_wait(v, ctx, other, &cert), SW_ERR_CERT_UNAVAILABLE);
+    assert_null(cert);
+    assert_int_equal(stats(v).fetches, 0);
+    assert_int_equal(server_total(), total);
+    free(body);
+    free(other);
+    free(crl);
+    free(root);
+    sw_ctx_free(ctx);
+    sw_verifier_free(v);
+}
+
+/* SW_OPT_CHECK_TIME: a certificate and its chain judged at a given time, not the clock's. */
+static void check_time_judges_the_chain_at_that_time(void **state)
+{
+    sw_verifier *v = lab_verifier();
+
+    assert_int_equal(sw_verifier_set_long(v, SW_OPT_CRL_FETCH, 0), SW_OK);
+    /* twenty years on, the good chain has expired */
+    assert_int_equal(
+        sw_verifier_set_long(v, SW_OPT_CHECK_TIME, (long)time(NULL) + 20L * 366 * 86400), SW_OK);
+    assert_int_equal(get(v, "/sp-chain.pem"), SW_ERR_CERT_EXPIRED);
+    sw_verifier_free(v);
+    /* a minute on, it is valid, as with the clock */
+    v = lab_verifier();
+    assert_int_equal(sw_verifier_set_long(v, SW_OPT_CRL_FETCH, 0), SW_OK);
+    assert_int_equal(sw_verifier_set_long(v, SW_OPT_CHECK_TIME, (long)time(NULL) + 60), SW_OK);
+    assert_int_equal(get(v, "/sp-chain.pem"), SW_OK);
+    sw_verifier_free(v);
+}
+
 /* --- a CRL distribution point that cannot be reached ------------------------------------- */
 
 /* The lab verifier that also trusts the deadcrl PKI's root. */
@@ -1240,6 +1321,8 @@ int main(void)
         cmocka_unit_test(async_verify_is_pending_then_ok),
         cmocka_unit_test(stale_token_never_fetches),
         cmocka_unit_test(cache_dir_answers_a_new_verifier_without_network),
+        cmocka_unit_test(local_answer_needs_no_network_and_offline_fetches_nothing),
+        cmocka_unit_test(check_time_judges_the_chain_at_that_time),
         cmocka_unit_test(unreachable_crl_fails_closed_by_default),
         cmocka_unit_test(unreachable_crl_is_tolerated_for_the_negative_ttl),
         cmocka_unit_test(crl_files_still_apply_when_the_crl_is_tolerated),
