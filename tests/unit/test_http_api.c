@@ -641,20 +641,37 @@ static void wait_wakes(int n)
     assert_int_equal(atomic_load(&wakes), n);
 }
 
+/*
+ * Posts body to h where certificates must be fetched. The handler waits (SW_HTTP_AGAIN,
+ * one wake, then SW_HTTP_DONE when called again) or, when every fetch it started ended
+ * while it was still registering them (a refused connection on a loaded machine can be
+ * that quick), answers at once and wakes nobody (api.c's struct waitset): both are right.
+ * Returns the wakes that must have come: 1 after a wait, 0 for an answer at once.
+ */
+static int post_waiting(struct call *c, sw_http_handler h, const struct sw_api *api,
+                        const char *body)
+{
+    if (post(c, h, api, body) == SW_HTTP_AGAIN) {
+        wait_wakes(1);
+        assert_int_equal(call_again(c, h, api, 1), SW_HTTP_DONE);
+        return 1;
+    }
+    wait_wakes(0);
+    return 0;
+}
+
 static void check_waits_for_the_certificate_once(void **state)
 {
     struct fixture *f = *state;
     struct sw_api api = f->api;
     char *t = token(f->key, 0, "http://127.0.0.1:1/cert.pem");
     struct call c;
+    int waited;
 
     api.check_key = NULL;
     api.verifier = lab_verifier();
     atomic_store(&wakes, 0);
-    if (post(&c, sw_api_v1_check, &api, t) != SW_HTTP_AGAIN)
-        fail_msg("no wait: %d %s", c.resp.status, c.resp.body);
-    wait_wakes(1);
-    assert_int_equal(call_again(&c, sw_api_v1_check, &api, 1), SW_HTTP_DONE);
+    waited = post_waiting(&c, sw_api_v1_check, &api, t);
     assert_int_equal(c.resp.status, 422);
     assert_non_null(strstr(c.resp.headers, "X-SIP-Status: 436\r\n"));
     assert_member(&c, -1, "error", "CERT_CONNECT");
@@ -662,7 +679,7 @@ static void check_waits_for_the_certificate_once(void **state)
     /* remembered in the negative cache: answered at once, no wait and no wake */
     assert_int_equal(post(&c, sw_api_v1_check, &api, t), SW_HTTP_DONE);
     assert_int_equal(c.resp.status, 422);
-    assert_int_equal(atomic_load(&wakes), 1);
+    assert_int_equal(atomic_load(&wakes), waited);
     call_free(&c);
     sw_verifier_free(api.verifier);
     sw_free(t);
@@ -676,6 +693,7 @@ static void verify_batch_waits_once_for_all_fetches(void **state)
     char *t2 = token(f->key, 0, "http://127.0.0.1:1/b.pem");
     char *body = malloc(4 * SW_IDENTITY_MAX);
     struct call c;
+    int waited;
 
     assert_non_null(body);
     snprintf(body, 4 * SW_IDENTITY_MAX,
@@ -685,16 +703,14 @@ static void verify_batch_waits_once_for_all_fetches(void **state)
     api.check_key = NULL;
     api.verifier = lab_verifier();
     atomic_store(&wakes, 0);
-    assert_int_equal(post(&c, sw_api_v2_verify, &api, body), SW_HTTP_AGAIN);
-    wait_wakes(1);
-    assert_int_equal(call_again(&c, sw_api_v2_verify, &api, 1), SW_HTTP_DONE);
+    waited = post_waiting(&c, sw_api_v2_verify, &api, body);
     assert_int_equal(c.resp.status, 200);
     assert_member(&c, 0, "error", "CERT_CONNECT");
     assert_member(&c, 1, "error", "CERT_CONNECT");
     assert_member(&c, 2, "error", "CERT_CONNECT");
     assert_member(&c, 3, "valid", "false");
     call_free(&c);
-    assert_int_equal(atomic_load(&wakes), 1);
+    assert_int_equal(atomic_load(&wakes), waited); /* one wake for all, or none */
     sw_verifier_free(api.verifier);
     free(body);
     sw_free(t1);
