@@ -8,7 +8,7 @@
 #   asan        a second build in build-asan/ with --enable-sanitizers, make check (without
 #               the interop-only scripts: see asan_skip)
 #   format      tools/check-format.sh
-#   fuzz        tools/fuzz.sh 8 (every libFuzzer target, 8 s each: nine targets, and CI
+#   fuzz        tools/fuzz.sh 8 (every libFuzzer target, 8 s each: eight targets, and CI
 #               stays inside 20 minutes with the deb stage)
 #   distcheck   make distcheck in build/ (the tarball builds, installs, uninstalls and cleans;
 #               its tests are not run again)
