@@ -726,8 +726,8 @@ static void crl_unavailable(sw_verifier *v, struct swi_xfer *x, sw_cert *cert, i
 }
 
 static void start_xfer(sw_verifier *v, struct swi_xfer *x);
-static int local_lookup(sw_verifier *v, struct swi_xfer *x);
-static void offline_fail(sw_verifier *v, struct swi_xfer *x);
+static int begin_xfer(sw_verifier *v, struct swi_xfer *x);
+static int has_local(const sw_verifier *v, const char *url);
 
 static void cache_path(const char *dir, const char *url, char *path, size_t size)
 {
@@ -816,6 +816,7 @@ static void body_done(sw_verifier *v, struct swi_xfer *x, const char *body, size
     if (x->policy.require_chain && x->policy.crl_fetch && cert->crl_url != NULL &&
         crl_lookup(v, cert->crl_url) == NULL) {
         struct swi_xfer *c;
+        int local;
 
         /*
          * The chain first, with the CRL files alone: a certificate that does not chain to
@@ -836,7 +837,11 @@ static void body_done(sw_verifier *v, struct swi_xfer *x, const char *body, size
             sw_cert_free(cert);
             return;
         }
-        if ((err = swi_url_allowed(v->tctx, &x->policy, c->url)) != SW_OK) {
+        /* a URL answered locally is not fetched: the fetch policy has nothing to judge */
+        pthread_mutex_lock(&v->lock);
+        local = has_local(v, c->url);
+        pthread_mutex_unlock(&v->lock);
+        if (!local && (err = swi_url_allowed(v->tctx, &x->policy, c->url)) != SW_OK) {
             char msg[300];
             snprintf(msg, sizeof(msg), "%s", sw_errmsg(v->tctx));
             swi_fail(v->tctx, SW_ERR_CERT_CRL, "CRL distribution point: %s", msg);
@@ -860,20 +865,8 @@ static void body_done(sw_verifier *v, struct swi_xfer *x, const char *body, size
         c->entry = x->entry;
         c->cert = cert;
         c->cert_expires = expires;
-        /* a local answer (offline analysis) first; offline, nothing else */
-        if (local_lookup(v, c)) {
+        if (begin_xfer(v, c))
             swi_xfer_free(c);
-            return;
-        }
-        if (c->policy.offline) {
-            offline_fail(v, c);
-            swi_xfer_free(c);
-            return;
-        }
-        pthread_mutex_lock(&v->lock);
-        v->stats.crl_fetches++;
-        pthread_mutex_unlock(&v->lock);
-        start_xfer(v, c);
         return;
     }
     complete_cert(v, x, cert, expires, 0);
@@ -1010,6 +1003,29 @@ static void offline_fail(sw_verifier *v, struct swi_xfer *x)
         fail(v, x, SW_ERR_CERT_UNAVAILABLE);
 }
 
+/*
+ * Where a transfer (an x5u certificate or a CRL) is answered from, in order: a local
+ * answer, the cache directory (certificates only: a CRL transfer has no cache_dir), and,
+ * unless the verifier is offline, the network. Returns 1 when x has ended here (the
+ * caller frees it), 0 when it is under way in the multi handle. Fetch thread only.
+ */
+static int begin_xfer(sw_verifier *v, struct swi_xfer *x)
+{
+    if (local_lookup(v, x) || disk_lookup(v, x))
+        return 1;
+    if (x->policy.offline) {
+        offline_fail(v, x);
+        return 1;
+    }
+    if (x->is_crl) { /* CRL downloads are counted when they start */
+        pthread_mutex_lock(&v->lock);
+        v->stats.crl_fetches++;
+        pthread_mutex_unlock(&v->lock);
+    }
+    start_xfer(v, x);
+    return 0;
+}
+
 /* Only the fetch thread calls this. */
 static void start_xfer(sw_verifier *v, struct swi_xfer *x)
 {
@@ -1056,14 +1072,8 @@ static void *fetch_thread(void *arg)
         while ((x = q) != NULL) {
             q = x->next;
             x->next = NULL;
-            if (local_lookup(v, x) || disk_lookup(v, x)) {
+            if (begin_xfer(v, x))
                 swi_xfer_free(x);
-            } else if (x->policy.offline) {
-                offline_fail(v, x);
-                swi_xfer_free(x);
-            } else {
-                start_xfer(v, x);
-            }
         }
         curl_multi_perform(v->multi, &running);
         while ((msg = curl_multi_info_read(v->multi, &left)) != NULL) {

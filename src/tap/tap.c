@@ -212,17 +212,15 @@ static int txn_seen(struct tap_engine *e, uint64_t key, int64_t ts_us)
 
 /* --- reporting --------------------------------------------------------------------------- */
 
+/* "ip:port" / "[v6]:port" of a known address; "" when the message did not say (HEP). */
 static void addr_text(const struct sockaddr_storage *ss, socklen_t len, char *out, size_t size)
 {
-    char ip[64];
-    int port;
-
     out[0] = '\0';
-    if (len == 0)
-        return;
-    sw_addr_ip((const struct sockaddr *)ss, ip, sizeof(ip), &port);
-    if (ip[0] != '\0')
-        snprintf(out, size, strchr(ip, ':') ? "[%s]:%d" : "%s:%d", ip, port);
+    if (len > 0) {
+        sw_addr_str((const struct sockaddr *)ss, out, size);
+        if (strcmp(out, "?") == 0) /* a family sw_addr_str cannot write */
+            out[0] = '\0';
+    }
 }
 
 /* The judged INVITE's record, handed to on_call (or on_retransmission when v is NULL). */
